@@ -1,0 +1,53 @@
+# Two commands do everything: `make lab` and `make test`.
+# Each creates .venv when it is missing and reinstalls only when the requirements change.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# Jupyter refuses to run as root unless told; containers and CI often are root.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+.PHONY: lab test lint format sandbox notebooks bench clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed; set PYTHON=/path/to/python3.11")'
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(BIN)/python requirements.txt pyproject.toml
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt -e .
+	@touch $(STAMP)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab $(ROOT_FLAG) notebooks/
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest tests/
+	$(BIN)/python -m pytest --nbval --nbval-current-env \
+		--nbval-sanitize-with tests/nbval_sanitize.cfg \
+		--nbval-kernel-startup-timeout 120 -p no:cacheprovider notebooks/
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+sandbox: $(STAMP)
+	$(BIN)/python -m xms_sandbox --port 8765
+
+# Re-execute every notebook in sandbox mode and store its outputs (for maintainers).
+notebooks: $(STAMP)
+	$(BIN)/python tools/execute_notebooks.py
+
+bench: $(STAMP)
+	$(BIN)/python bench/sandbox_throughput.py
+	$(BIN)/python bench/recipients.py
+	$(BIN)/python bench/notebooks.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

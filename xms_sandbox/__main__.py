@@ -1,0 +1,85 @@
+"""``python -m xms_sandbox``: run the sandbox in a terminal until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from .lifecycle import Timing
+from .server import build
+
+PLANS_ENV = "XMS_SANDBOX_PLANS"
+
+
+def parse_plan(text: str) -> tuple[str, str]:
+    plan_id, sep, token = text.partition(":")
+    if not sep or not plan_id or not token:
+        raise argparse.ArgumentTypeError(f"expected ID:TOKEN, got {text!r}")
+    return plan_id, token
+
+
+def plans_from_env(value: str | None) -> list[tuple[str, str]]:
+    """``XMS_SANDBOX_PLANS="plan1:token1,plan2:token2"``."""
+    return [parse_plan(item.strip()) for item in (value or "").split(",") if item.strip()]
+
+
+def arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m xms_sandbox",
+        description="Offline stand-in for the Sinch SMS REST API. Clients use "
+        "http://HOST:PORT/xms as their endpoint.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback)")
+    parser.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 = any)")
+    parser.add_argument(
+        "--db",
+        default="xms-sandbox.sqlite3",
+        help="SQLite file that keeps the state across restarts (':memory:' for none)",
+    )
+    parser.add_argument(
+        "--plan",
+        action="append",
+        type=parse_plan,
+        default=[],
+        metavar="ID:TOKEN",
+        help=f"a service plan and its API token; repeatable (also ${PLANS_ENV}=ID:TOKEN,...)",
+    )
+    parser.add_argument(
+        "--open",
+        action="store_true",
+        help="accept any unknown plan on first use, remembering the token it came with",
+    )
+    parser.add_argument("--dispatch-after", type=float, default=0.5, metavar="SECONDS")
+    parser.add_argument("--deliver-after", type=float, default=1.0, metavar="SECONDS")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = arguments(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    plans = dict(plans_from_env(os.environ.get(PLANS_ENV)) + args.plan)
+    sandbox = build(
+        host=args.host,
+        port=args.port,
+        db=args.db,
+        plans=plans,
+        timing=Timing(args.dispatch_after, args.deliver_after),
+        open_plans=args.open,
+        log_requests=True,
+    )
+    known = ", ".join(sorted({p.id for p in sandbox.backend.plans()})) or "none"
+    print(f"XMS sandbox on {sandbox.url}/xms  (plans: {known}; database: {args.db})")
+    print(f"Phones: {sandbox.url}/sandbox/phones    Stop with Ctrl-C.")
+    try:
+        sandbox.serve_forever()
+    except KeyboardInterrupt:
+        print("\nStopping.")
+    finally:
+        sandbox.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,113 @@
+"""The Flask application: the XMS routes, the sandbox's own routes, faults and JSON errors."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import time
+
+from flask import Flask, Response, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from .errors import ApiError
+from .faults import FaultBox, retry_after_header
+from .models import XmsBackend
+from .routes import xms
+from .sandbox_routes import sandbox
+
+log = logging.getLogger("xms_sandbox")
+
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 415: "unsupported_media_type"}
+
+
+def create_app(backend: XmsBackend) -> Flask:
+    app = Flask(__name__)
+    app.json.sort_keys = False
+    app.json.ensure_ascii = False
+    app.extensions["xms_backend"] = backend
+    app.extensions["xms_faults"] = FaultBox()
+    app.register_blueprint(xms)
+    app.register_blueprint(sandbox)
+    app.before_request(_before_xms_request)
+    app.after_request(_after_xms_request)
+    app.register_error_handler(ApiError, _api_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected_error)
+    return app
+
+
+def _plan_in_path() -> str | None:
+    parts = request.path.split("/")
+    return parts[3] if len(parts) > 3 and parts[1] == "xms" else None
+
+
+def _before_xms_request() -> Response | None:
+    if not request.path.startswith("/xms/"):
+        return None
+    plan_id = _plan_in_path()
+    box: FaultBox = current_app.extensions["xms_faults"]
+    fault = box.take(request.method, request.path, plan_id)
+    request.environ["xms.fault"] = fault
+    if fault is not None and fault.kind == "status":
+        headers = {"Retry-After": "1"} if fault.status in (429, 503) else {}
+        raise ApiError(fault.status, "sandbox_fault", f"Injected fault: HTTP {fault.status}.",
+                       headers)  # fmt: skip
+    if fault is not None and fault.kind == "latency":
+        time.sleep(fault.seconds)
+    backend: XmsBackend = current_app.extensions["xms_backend"]
+    plan = backend.plan(plan_id) if plan_id else None
+    rate = plan.settings.get("requests_per_second") if plan else None
+    if rate:
+        wait = box.throttle(plan_id, float(rate))
+        if wait is not None:
+            raise ApiError(
+                429,
+                "too_many_requests",
+                f"More than {rate} requests per second for service plan '{plan_id}'; "
+                "wait for Retry-After seconds and try again.",
+                {"Retry-After": retry_after_header(wait)},
+            )
+    return None
+
+
+def _after_xms_request(response: Response) -> Response:
+    fault = request.environ.get("xms.fault")
+    if fault is None or fault.kind not in ("timeout", "drop"):
+        return response
+    if fault.kind == "timeout":
+        time.sleep(fault.seconds)
+        return response
+    connection = request.environ.get("werkzeug.socket")
+    if connection is not None:
+        # The work is done; the client never hears about it.
+        with contextlib.suppress(OSError):
+            connection.shutdown(socket.SHUT_RDWR)
+    return response
+
+
+def _api_error(error: ApiError) -> Response:
+    response = jsonify(error.body())
+    response.status_code = error.status
+    response.headers.update(error.headers)
+    return response
+
+
+def _http_error(error: HTTPException) -> Response:
+    code = _HTTP_CODES.get(error.code or 500, "bad_request" if (error.code or 500) < 500 else
+                           "internal_error")  # fmt: skip
+    text = error.description or error.name
+    if error.code == 404:
+        text = f"No such resource: {request.method} {request.path}"
+    elif error.code == 405:
+        text = f"{request.method} is not allowed on {request.path}."
+    response = jsonify({"code": code, "text": text})
+    response.status_code = error.code or 500
+    return response
+
+
+def _unexpected_error(error: Exception) -> Response:
+    log.exception("Unexpected error on %s %s", request.method, request.path)
+    response = jsonify({"code": "internal_error", "text": f"Sandbox error: {error!r}"})
+    response.status_code = 500
+    return response

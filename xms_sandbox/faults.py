@@ -1,0 +1,103 @@
+"""Fault injection and request-rate limiting, so client retry logic can be tested for real.
+
+Faults are kept in this process's memory (they belong to one running server) and apply to
+``/xms/`` requests only. Kinds:
+
+``status``   answer the next requests with this HTTP status (429, 500, 503, ...) without
+             processing them.
+``latency``  wait ``seconds`` before processing.
+``timeout``  process the request, then wait ``seconds`` before answering (the client gives up,
+             not knowing whether it worked).
+``drop``     process the request, then close the connection without any answer.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+
+KINDS = ("status", "latency", "timeout", "drop")
+
+
+@dataclass
+class Fault:
+    kind: str
+    count: int = 1
+    status: int = 503
+    seconds: float = 0.0
+    method: str | None = None
+    path: str | None = None
+    plan_id: str | None = None
+    id: int = 0
+
+    def matches(self, method: str, path: str, plan_id: str | None) -> bool:
+        return (
+            (self.method is None or self.method.upper() == method)
+            and (self.path is None or self.path in path)
+            and (self.plan_id is None or self.plan_id == plan_id)
+        )
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    updated: float = field(default_factory=time.monotonic)
+
+
+class FaultBox:
+    """Faults waiting to fire and per-plan request buckets."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._faults: list[Fault] = []
+        self._ids = itertools.count(1)
+        self._buckets: dict[str, _Bucket] = {}
+
+    def add(self, fault: Fault) -> Fault:
+        with self._lock:
+            fault.id = next(self._ids)
+            self._faults.append(fault)
+        return fault
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def pending(self) -> list[Fault]:
+        with self._lock:
+            return list(self._faults)
+
+    def take(self, method: str, path: str, plan_id: str | None) -> Fault | None:
+        """The first matching fault, counted down; None when nothing should go wrong."""
+        with self._lock:
+            for fault in self._faults:
+                if fault.matches(method, path, plan_id):
+                    fault.count -= 1
+                    if fault.count <= 0:
+                        self._faults.remove(fault)
+                    return fault
+        return None
+
+    def throttle(self, plan_id: str, per_second: float) -> float | None:
+        """Seconds to wait when the plan is over its request rate, else None (token bucket)."""
+        with self._lock:
+            bucket = self._buckets.setdefault(plan_id, _Bucket(tokens=max(per_second, 1.0)))
+            moment = time.monotonic()
+            elapsed = moment - bucket.updated
+            bucket.tokens = min(max(per_second, 1.0), bucket.tokens + elapsed * per_second)
+            bucket.updated = moment
+            if bucket.tokens >= 1.0:
+                bucket.tokens -= 1.0
+                return None
+            return (1.0 - bucket.tokens) / per_second
+
+
+def retry_after_header(seconds: float) -> str:
+    """Whole seconds, at least one, as ``Retry-After`` requires."""
+    return str(max(1, math.ceil(seconds)))

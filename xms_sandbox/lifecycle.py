@@ -1,0 +1,128 @@
+"""What happens to each recipient after a batch is accepted, as a pure function of time.
+
+Every recipient goes Queued (400) → Dispatched (401) → a final status. The sandbox does not move
+messages with a background job: it stores when each one leaves the queue and works out its status
+at any moment from that, so every process sharing the database sees the same story, and a restart
+loses nothing. The final status comes from the recipient's number (``OUTCOMES``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Status names and codes as the API reports them.
+QUEUED = (400, "Queued")
+DISPATCHED = (401, "Dispatched")
+DELIVERED = (0, "Delivered")
+CANCELLED = (407, "Cancelled")
+UNMATCHED_PARAMETER = 405
+EXCEEDED_PARTS = 411
+INTERNAL_EXPIRY = 406
+EXPIRED_CODE = 12
+FINAL_STATUSES = frozenset(
+    {"Delivered", "Failed", "Expired", "Rejected", "Aborted", "Cancelled", "Deleted", "Unknown"}
+)
+ALL_STATUSES = FINAL_STATUSES | {"Queued", "Dispatched"}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a number's message ends: final status and code, or no receipt at all."""
+
+    status: str
+    code: int
+    description: str
+    receipt: bool = True
+
+
+DELIVERED_OUTCOME = Outcome("Delivered", 0, "Delivered to the handset")
+
+# Fictional UK numbers reserved for drama (Ofcom): +44 7700 900000 to 900999. The last three
+# digits choose the ending, so notebooks and tests can show every outcome on purpose. Every other
+# valid number is delivered.
+DRAMA_PREFIX = "447700900"
+OUTCOMES: list[tuple[int, int, Outcome]] = [
+    (0, 499, DELIVERED_OUTCOME),
+    (500, 599, Outcome("Failed", 11, "The handset or network failed to deliver")),
+    (600, 699, Outcome("Expired", EXPIRED_CODE, "The handset stayed unreachable until expiry")),
+    (700, 799, Outcome("Rejected", 13, "The operator rejected the message")),
+    (800, 899, Outcome("Aborted", 402, "No route to this number (unroutable)")),
+    (900, 949, Outcome("Unknown", 14, "Sent, but the operator never sent a readable receipt")),
+    (950, 999, Outcome("Expired", EXPIRED_CODE, "No receipt; Dispatched until expire_at", False)),
+]
+
+
+def outcome_for(msisdn: str) -> Outcome:
+    """The ending the sandbox gives a number (bare digits)."""
+    if msisdn.startswith(DRAMA_PREFIX) and len(msisdn) == len(DRAMA_PREFIX) + 3:
+        last = int(msisdn[-3:])
+        for low, high, outcome in OUTCOMES:
+            if low <= last <= high:
+                return outcome
+    return DELIVERED_OUTCOME
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Seconds from acceptance (or ``send_at``) to dispatch, and from dispatch to receipt."""
+
+    dispatch_after: float = 0.5
+    deliver_after: float = 1.0
+
+
+@dataclass(frozen=True)
+class Event:
+    code: int
+    status: str
+    at: float
+
+    @property
+    def final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """What the timeline needs to know about one recipient of one batch."""
+
+    msisdn: str
+    queued_at: float
+    dispatch_at: float
+    expire_at: float
+    deliver_after: float
+    abort_code: int | None = None
+    canceled_at: float | None = None
+
+
+def timeline(recipient: Recipient) -> list[Event]:
+    """Every status the recipient goes through, in order, with the time of each."""
+    events = [Event(*QUEUED, recipient.queued_at)]
+    stop = recipient.dispatch_at
+    if recipient.canceled_at is not None and recipient.canceled_at < stop:
+        return [*events, Event(*CANCELLED, max(recipient.canceled_at, recipient.queued_at))]
+    if recipient.expire_at <= stop:
+        return [*events, Event(INTERNAL_EXPIRY, "Aborted", recipient.expire_at)]
+    if recipient.abort_code is not None:
+        return [*events, Event(recipient.abort_code, "Aborted", stop)]
+    outcome = outcome_for(recipient.msisdn)
+    if outcome.status == "Aborted":
+        return [*events, Event(outcome.code, outcome.status, stop)]
+    events.append(Event(*DISPATCHED, stop))
+    final_at = stop + recipient.deliver_after
+    if not outcome.receipt or final_at > recipient.expire_at:
+        return [
+            *events,
+            Event(outcome.code if not outcome.receipt else 12, "Expired", recipient.expire_at),
+        ]
+    return [*events, Event(outcome.code, outcome.status, final_at)]
+
+
+def state_at(recipient: Recipient, moment: float) -> tuple[Event, int]:
+    """The recipient's status at ``moment`` and how many events have happened by then."""
+    events = timeline(recipient)
+    seen = [event for event in events if event.at <= moment] or events[:1]
+    return seen[-1], len(seen)
+
+
+def is_dispatched(recipient: Recipient, moment: float) -> bool:
+    return recipient.dispatch_at <= moment

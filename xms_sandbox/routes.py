@@ -1,0 +1,248 @@
+"""The XMS API's routes under ``/xms/v1/<service_plan_id>/``: parse, call the model, render.
+
+Each view is a few lines: read the path, query and body, ask the backend, return JSON. Rules live
+in ``models``; limits and field checks in ``validation`` and ``parsing``.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, g, jsonify, request
+
+from . import parsing, responses, validation
+from .errors import ApiError, invalid_format
+from .models import XmsBackend
+
+xms = Blueprint("xms", __name__, url_prefix="/xms/v1/<plan_id>")
+
+
+def backend() -> XmsBackend:
+    return current_app.extensions["xms_backend"]
+
+
+def json_body():
+    """The request's JSON; 415 without a JSON content type, 400 when it does not parse."""
+    content_type = request.mimetype or ""
+    if content_type != "application/json" and not content_type.endswith("+json"):
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            "Send the request body as JSON with 'Content-Type: application/json'.",
+        )
+    body = request.get_json(silent=True, cache=True)
+    if body is None and request.get_data(cache=True).strip() != b"null":
+        raise ApiError(400, "syntax_invalid_json", "The request body is not valid JSON.")
+    return body
+
+
+def msisdn_from_path(raw: str) -> str:
+    return validation.msisdn(raw, "recipient_msisdn")
+
+
+@xms.url_value_preprocessor
+def authenticate(endpoint, values) -> None:
+    plan_id = values.pop("plan_id")
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    token = token.strip() if scheme.lower() == "bearer" and token.strip() else None
+    g.plan = backend().authenticate(plan_id, token)
+
+
+# ---------------------------------------------------------------- batches
+@xms.post("/batches")
+def send_batch():
+    spec = validation.send_request(json_body())
+    return jsonify(responses.batch(backend().send(g.plan, spec))), 201
+
+
+@xms.get("/batches")
+def list_batches():
+    page, size = parsing.paging(request.args)
+    senders = [validation.normalize_sender(s) for s in parsing.values(request.args, "from")]
+    result = backend().list_batches(
+        g.plan,
+        page,
+        size,
+        senders=senders,
+        start=parsing.moment(request.args, "start_date"),
+        end=parsing.moment(request.args, "end_date"),
+        client_reference=request.args.get("client_reference"),
+        tags=parsing.values(request.args, "tags"),
+    )
+    return jsonify(responses.page(result, "batches", responses.batch))
+
+
+@xms.post("/batches/dry_run")
+def dry_run():
+    per_recipient = parsing.boolean(request.args, "per_recipient")
+    limit = parsing.integer(request.args, "number_of_recipients", 100, 0, 1000)
+    spec = validation.send_request(json_body())
+    return jsonify(backend().dry_run(g.plan, spec, per_recipient, limit))
+
+
+@xms.get("/batches/<batch_id>")
+def get_batch(batch_id: str):
+    return jsonify(responses.batch(backend().get(g.plan, batch_id)))
+
+
+@xms.post("/batches/<batch_id>")
+def update_batch(batch_id: str):
+    current = backend().get(g.plan, batch_id)
+    changes, added, removed, reset = validation.update_request(json_body(), current.spec["type"])
+    updated = backend().update(g.plan, batch_id, changes, added, removed, reset)
+    return jsonify(responses.batch(updated))
+
+
+@xms.put("/batches/<batch_id>")
+def replace_batch(batch_id: str):
+    spec = validation.send_request(json_body())
+    return jsonify(responses.batch(backend().replace(g.plan, batch_id, spec)))
+
+
+@xms.delete("/batches/<batch_id>")
+def cancel_batch(batch_id: str):
+    return jsonify(responses.batch(backend().cancel(g.plan, batch_id)))
+
+
+@xms.post("/batches/<batch_id>/delivery_feedback")
+def delivery_feedback(batch_id: str):
+    backend().record_feedback(g.plan, batch_id, validation.feedback_request(json_body()))
+    return "", 202
+
+
+@xms.get("/batches/<batch_id>/delivery_report")
+def batch_delivery_report(batch_id: str):
+    kind = (request.args.get("type") or "summary").strip().lower()
+    if kind not in ("summary", "full"):
+        raise invalid_format("type", request.args.get("type"), "a valid report type")
+    report = backend().batch_report(
+        g.plan,
+        batch_id,
+        full=kind == "full",
+        statuses=set(parsing.values(request.args, "status")),
+        codes=parsing.codes(request.args),
+    )
+    return jsonify(report)
+
+
+@xms.get("/batches/<batch_id>/delivery_report/<recipient>")
+def recipient_delivery_report(batch_id: str, recipient: str):
+    report = backend().recipient_report(g.plan, batch_id, msisdn_from_path(recipient))
+    return jsonify(responses.recipient_report(report))
+
+
+@xms.get("/delivery_reports")
+def list_delivery_reports():
+    page, size = parsing.paging(request.args)
+    result = backend().list_reports(
+        g.plan,
+        page,
+        size,
+        start=parsing.moment(request.args, "start_date"),
+        end=parsing.moment(request.args, "end_date"),
+        statuses=set(parsing.values(request.args, "status")),
+        codes=parsing.codes(request.args),
+        client_reference=request.args.get("client_reference"),
+    )
+    return jsonify(responses.page(result, "delivery_reports", responses.recipient_report))
+
+
+# ---------------------------------------------------------------- tags (legacy client only)
+@xms.get("/batches/<batch_id>/tags")
+def batch_tags(batch_id: str):
+    return jsonify({"tags": backend().batch_tags(g.plan, batch_id)})
+
+
+@xms.put("/batches/<batch_id>/tags")
+def replace_batch_tags(batch_id: str):
+    tags = validation.tags_replace(json_body())
+    return jsonify({"tags": backend().set_batch_tags(g.plan, batch_id, tags)})
+
+
+@xms.post("/batches/<batch_id>/tags")
+def update_batch_tags(batch_id: str):
+    add, remove = validation.tags_update(json_body())
+    current = set(backend().batch_tags(g.plan, batch_id))
+    tags = (current | set(add)) - set(remove)
+    return jsonify({"tags": backend().set_batch_tags(g.plan, batch_id, list(tags))})
+
+
+# ---------------------------------------------------------------- inbounds
+@xms.get("/inbounds")
+def list_inbounds():
+    page, size = parsing.paging(request.args)
+    to = [validation.normalize_sender(n) for n in parsing.values(request.args, "to")]
+    result = backend().list_inbounds(
+        g.plan,
+        page,
+        size,
+        to=to,
+        start=parsing.moment(request.args, "start_date"),
+        end=parsing.moment(request.args, "end_date"),
+        client_reference=request.args.get("client_reference"),
+    )
+    return jsonify(responses.page(result, "inbounds", responses.inbound))
+
+
+@xms.get("/inbounds/<inbound_id>")
+def get_inbound(inbound_id: str):
+    return jsonify(responses.inbound(backend().get_inbound(g.plan, inbound_id)))
+
+
+# ---------------------------------------------------------------- groups
+@xms.post("/groups")
+def create_group():
+    created = backend().create_group(g.plan, validation.group_request(json_body()))
+    return jsonify(responses.group(created)), 201
+
+
+@xms.get("/groups")
+def list_groups():
+    page, size = parsing.paging(request.args)
+    result = backend().list_groups(g.plan, page, size, parsing.values(request.args, "tags"))
+    return jsonify(responses.page(result, "groups", responses.group))
+
+
+@xms.get("/groups/<group_id>")
+def get_group(group_id: str):
+    return jsonify(responses.group(backend().get_group(g.plan, group_id)))
+
+
+@xms.post("/groups/<group_id>")
+def update_group(group_id: str):
+    spec = validation.group_update(json_body())
+    return jsonify(responses.group(backend().update_group(g.plan, group_id, spec)))
+
+
+@xms.put("/groups/<group_id>")
+def replace_group(group_id: str):
+    spec = validation.group_request(json_body(), replace=True)
+    return jsonify(responses.group(backend().replace_group(g.plan, group_id, spec)))
+
+
+@xms.delete("/groups/<group_id>")
+def delete_group(group_id: str):
+    backend().delete_group(g.plan, group_id)
+    return "", 200
+
+
+@xms.get("/groups/<group_id>/members")
+def group_members(group_id: str):
+    return jsonify(backend().group_members(g.plan, group_id))
+
+
+@xms.get("/groups/<group_id>/tags")
+def group_tags(group_id: str):
+    return jsonify({"tags": backend().group_tags(g.plan, group_id)})
+
+
+@xms.put("/groups/<group_id>/tags")
+def replace_group_tags(group_id: str):
+    tags = validation.tags_replace(json_body())
+    return jsonify({"tags": backend().set_group_tags(g.plan, group_id, tags)})
+
+
+@xms.post("/groups/<group_id>/tags")
+def update_group_tags(group_id: str):
+    add, remove = validation.tags_update(json_body())
+    tags = (set(backend().group_tags(g.plan, group_id)) | set(add)) - set(remove)
+    return jsonify({"tags": backend().set_group_tags(g.plan, group_id, list(tags))})

@@ -1,0 +1,165 @@
+"""SQLite storage for the sandbox: plans, batches, recipients, groups, inbounds and callbacks.
+
+A file by default, so state survives a restart and several processes (several notebook kernels
+each running their own embedded sandbox) can share it: WAL mode lets readers work while one
+writer writes, and every write takes the database lock up front (``BEGIN IMMEDIATE``) so two
+processes never deadlock upgrading a read lock. ``:memory:`` keeps everything in this process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS plans (
+    id TEXT PRIMARY KEY,
+    token TEXT NOT NULL,
+    settings TEXT NOT NULL DEFAULT '{}',
+    queue_tail REAL NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS batches (
+    id TEXT PRIMARY KEY,
+    plan_id TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    modified_at REAL NOT NULL,
+    sender TEXT,
+    client_reference TEXT,
+    expire_at REAL NOT NULL,
+    canceled_at REAL,
+    callbacks_pending REAL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS batches_by_plan ON batches (plan_id, created_at);
+CREATE INDEX IF NOT EXISTS batches_by_reference ON batches (plan_id, client_reference);
+CREATE INDEX IF NOT EXISTS batches_with_callbacks ON batches (callbacks_pending);
+CREATE TABLE IF NOT EXISTS recipients (
+    batch_id TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    msisdn TEXT NOT NULL,
+    dispatch_at REAL NOT NULL,
+    abort_code INTEGER,
+    reported INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (batch_id, idx)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS recipients_by_number ON recipients (msisdn);
+CREATE TABLE IF NOT EXISTS groups (
+    id TEXT PRIMARY KEY,
+    plan_id TEXT NOT NULL,
+    name TEXT,
+    created_at REAL NOT NULL,
+    modified_at REAL NOT NULL,
+    data TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS groups_by_plan ON groups (plan_id, created_at);
+CREATE TABLE IF NOT EXISTS group_members (
+    group_id TEXT NOT NULL,
+    msisdn TEXT NOT NULL,
+    PRIMARY KEY (group_id, msisdn)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS inbounds (
+    id TEXT PRIMARY KEY,
+    plan_id TEXT NOT NULL,
+    received_at REAL NOT NULL,
+    to_number TEXT NOT NULL,
+    from_number TEXT NOT NULL,
+    client_reference TEXT,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS inbounds_by_plan ON inbounds (plan_id, received_at);
+CREATE TABLE IF NOT EXISTS feedback (
+    batch_id TEXT NOT NULL,
+    msisdn TEXT NOT NULL,
+    at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    plan_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    url TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_at REAL NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending',
+    last_error TEXT
+);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox (state, next_at);
+"""
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def new_id() -> str:
+    """A 26-character ULID-style ID (time-ordered, Crockford base32), like current Sinch IDs."""
+    value = (int(time.time() * 1000) << 80) | secrets.randbits(80)
+    chars = []
+    for _ in range(26):
+        value, digit = divmod(value, 32)
+        chars.append(_CROCKFORD[digit])
+    return "".join(reversed(chars))
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+class Storage:
+    """One SQLite connection shared by this process's threads, behind a lock."""
+
+    def __init__(self, path: str | os.PathLike[str] = ":memory:") -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(
+            self.path, timeout=30, isolation_level=None, check_same_thread=False
+        )
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA busy_timeout = 30000")
+        if self.path != ":memory:":
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = NORMAL")
+        self._create_schema()
+
+    def _create_schema(self) -> None:
+        with self._lock:
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    self._db.execute(statement)
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A transaction that holds the database's write lock from its first statement."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """A consistent snapshot for several reads."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                yield self._db
+            finally:
+                self._db.execute("COMMIT")
+
+    def query(self, sql: str, params: tuple | list = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
