@@ -1,0 +1,114 @@
+"""Shared fixtures: one real sandbox server per test session, a fresh service plan per test."""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+import socket
+from dataclasses import dataclass
+
+import pytest
+import requests
+
+import xms_sandbox
+
+_plan_numbers = itertools.count(1)
+
+
+@dataclass
+class PlanApi:
+    """A service plan on the sandbox and a session that speaks for it."""
+
+    sandbox: xms_sandbox.Sandbox
+    plan_id: str
+    token: str
+    session: requests.Session
+
+    @property
+    def base(self) -> str:
+        return f"{self.sandbox.url}/xms/v1/{self.plan_id}"
+
+    @property
+    def endpoint(self) -> str:
+        """The endpoint as the legacy client and the tutorial write it."""
+        return f"{self.sandbox.url}/xms"
+
+    def request(self, method: str, path: str, **kwargs) -> requests.Response:
+        return self.session.request(method, self.base + path, timeout=10, **kwargs)
+
+    def get(self, path: str, **kwargs) -> requests.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs) -> requests.Response:
+        return self.request("POST", path, **kwargs)
+
+    def put(self, path: str, **kwargs) -> requests.Response:
+        return self.request("PUT", path, **kwargs)
+
+    def delete(self, path: str, **kwargs) -> requests.Response:
+        return self.request("DELETE", path, **kwargs)
+
+    def send(self, **fields) -> dict:
+        """Send a batch that must be accepted; returns the batch JSON."""
+        body = {"from": "447700900999", "body": "Hello", **fields}
+        answer = self.post("/batches", json=body)
+        assert answer.status_code == 201, answer.text
+        return answer.json()
+
+    def configure(self, **settings) -> None:
+        answer = requests.post(
+            f"{self.sandbox.url}/sandbox/plans/{self.plan_id}", json=settings, timeout=10
+        )
+        assert answer.status_code == 200, answer.text
+
+    def fault(self, **spec) -> None:
+        answer = requests.post(
+            f"{self.sandbox.url}/sandbox/faults", json={"plan_id": self.plan_id, **spec}, timeout=10
+        )
+        assert answer.status_code == 201, answer.text
+
+    def batch_count(self) -> int:
+        return self.sandbox.backend.count_batches(self.plan_id)
+
+
+@pytest.fixture(scope="session")
+def sandbox():
+    """A real sandbox over HTTP with near-instant delivery."""
+    with xms_sandbox.start(
+        timing=xms_sandbox.Timing(0, 0), callback_retry_base=0.05, callback_max_attempts=4
+    ) as running:
+        yield running
+
+
+@pytest.fixture
+def plan(sandbox) -> PlanApi:
+    plan_id = f"plan{next(_plan_numbers)}"
+    token = secrets.token_hex(16)
+    sandbox.backend.add_plan(plan_id, token)
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {token}"
+    yield PlanApi(sandbox, plan_id, token, session)
+    session.close()
+
+
+@pytest.fixture
+def slow_sandbox():
+    """A sandbox where dispatch takes a while, for scheduling, cancel and update tests."""
+    with xms_sandbox.start(timing=xms_sandbox.Timing(30, 30)) as running:
+        yield running
+
+
+@pytest.fixture
+def slow_plan(slow_sandbox) -> PlanApi:
+    token = secrets.token_hex(16)
+    slow_sandbox.backend.add_plan("slow", token)
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {token}"
+    yield PlanApi(slow_sandbox, "slow", token, session)
+    session.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
