@@ -58,7 +58,7 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = arguments(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stdout)
     plans = dict(plans_from_env(os.environ.get(PLANS_ENV)) + args.plan)
     sandbox = build(
         host=args.host,
@@ -73,10 +73,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"XMS sandbox on {sandbox.url}/xms  (plans: {known}; database: {args.db})")
     print(f"Phones: {sandbox.url}/sandbox/phones    Stop with Ctrl-C.")
     try:
-        sandbox.serve_forever()
+        sandbox.serve_forever()  # werkzeug returns from here on Ctrl-C
     except KeyboardInterrupt:
-        print("\nStopping.")
+        pass
     finally:
+        print("Stopping.", flush=True)
         sandbox.stop()
     return 0
 

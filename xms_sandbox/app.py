@@ -21,7 +21,8 @@ log = logging.getLogger("xms_sandbox")
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 415: "unsupported_media_type"}
 
 
-def create_app(backend: XmsBackend) -> Flask:
+def create_app(backend: XmsBackend, log_requests: bool = False) -> Flask:
+    """The WSGI app; ``log_requests`` writes one line per request to the ``xms_sandbox`` log."""
     app = Flask(__name__)
     app.json.sort_keys = False
     app.json.ensure_ascii = False
@@ -31,10 +32,29 @@ def create_app(backend: XmsBackend) -> Flask:
     app.register_blueprint(sandbox)
     app.before_request(_before_xms_request)
     app.after_request(_after_xms_request)
+    if log_requests:
+        app.before_request(_start_clock)
+        app.after_request(_log_request)
     app.register_error_handler(ApiError, _api_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
     return app
+
+
+def _start_clock() -> None:
+    request.environ["xms.started"] = time.perf_counter()
+
+
+def _log_request(response: Response) -> Response:
+    elapsed = (time.perf_counter() - request.environ.get("xms.started", time.perf_counter())) * 1e3
+    log.info(
+        "%s %s %s %.1fms",
+        request.method,
+        request.full_path.rstrip("?"),
+        response.status_code,
+        elapsed,
+    )
+    return response
 
 
 def _plan_in_path() -> str | None:
@@ -51,8 +71,9 @@ def _before_xms_request() -> Response | None:
     request.environ["xms.fault"] = fault
     if fault is not None and fault.kind == "status":
         headers = {"Retry-After": "1"} if fault.status in (429, 503) else {}
-        raise ApiError(fault.status, "sandbox_fault", f"Injected fault: HTTP {fault.status}.",
-                       headers)  # fmt: skip
+        raise ApiError(
+            fault.status, "sandbox_fault", f"Injected fault: HTTP {fault.status}.", headers
+        )
     if fault is not None and fault.kind == "latency":
         time.sleep(fault.seconds)
     backend: XmsBackend = current_app.extensions["xms_backend"]
@@ -94,8 +115,9 @@ def _api_error(error: ApiError) -> Response:
 
 
 def _http_error(error: HTTPException) -> Response:
-    code = _HTTP_CODES.get(error.code or 500, "bad_request" if (error.code or 500) < 500 else
-                           "internal_error")  # fmt: skip
+    code = _HTTP_CODES.get(
+        error.code or 500, "bad_request" if (error.code or 500) < 500 else "internal_error"
+    )
     text = error.description or error.name
     if error.code == 404:
         text = f"No such resource: {request.method} {request.path}"

@@ -169,10 +169,16 @@ class XmsBackend:
                 "INSERT INTO batches (id, plan_id, created_at, modified_at, sender, "
                 "client_reference, expire_at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    batch_id, plan.id, moment, moment, spec.get("from"),
-                    spec.get("client_reference"), expire_at, dumps(spec),
+                    batch_id,
+                    plan.id,
+                    moment,
+                    moment,
+                    spec.get("from"),
+                    spec.get("client_reference"),
+                    expire_at,
+                    dumps(spec),
                 ),
-            )  # fmt: skip
+            )
             self._schedule(db, plan, batch_id, spec, numbers, moment)
             row = db.execute("SELECT * FROM batches WHERE id = ?", (batch_id,)).fetchone()
         return _batch(row)
@@ -380,10 +386,15 @@ class XmsBackend:
             "expire_at = ?, data = ?, canceled_at = CASE WHEN ? THEN NULL ELSE canceled_at END "
             "WHERE id = ?",
             (
-                moment, spec.get("from"), spec.get("client_reference"),
-                self._expiry(spec, moment), dumps(spec), restart, batch.id,
+                moment,
+                spec.get("from"),
+                spec.get("client_reference"),
+                self._expiry(spec, moment),
+                dumps(spec),
+                restart,
+                batch.id,
             ),
-        )  # fmt: skip
+        )
         if restart:
             db.execute("UPDATE batches SET created_at = ? WHERE id = ?", (moment, batch.id))
         self._schedule(db, plan, batch.id, spec, numbers, moment)
@@ -443,9 +454,13 @@ class XmsBackend:
             total += parts
             if per_recipient and len(details) < limit:
                 details.append(
-                    {"recipient": number, "body": body, "number_of_parts": parts,
-                     "encoding": encoding}
-                )  # fmt: skip
+                    {
+                        "recipient": number,
+                        "body": body,
+                        "number_of_parts": parts,
+                        "encoding": encoding,
+                    }
+                )
         result: dict[str, Any] = {"number_of_recipients": len(numbers), "number_of_messages": total}
         if per_recipient:
             result["per_recipient"] = details
@@ -601,11 +616,15 @@ class XmsBackend:
             ids,
         ).fetchone()[0]
         return {
-            "id": row["id"], "name": row["name"], "size": size,
-            "created_at": row["created_at"], "modified_at": row["modified_at"],
+            "id": row["id"],
+            "name": row["name"],
+            "size": size,
+            "created_at": row["created_at"],
+            "modified_at": row["modified_at"],
             "child_groups": data.get("child_groups", []),
-            "auto_update": data.get("auto_update"), "tags": data.get("tags", []),
-        }  # fmt: skip
+            "auto_update": data.get("auto_update"),
+            "tags": data.get("tags", []),
+        }
 
     def _check_name(self, db, plan: Plan, name: str | None, group_id: str | None) -> None:
         if name is None:
@@ -683,8 +702,11 @@ class XmsBackend:
                 removes += self._group_members(
                     db, plan, spec["remove_from_group"], "remove_from_group"
                 )
-            children = [c for c in data.get("child_groups", []) if c not in
-                        spec.get("child_groups_remove", [])]  # fmt: skip
+            children = [
+                c
+                for c in data.get("child_groups", [])
+                if c not in spec.get("child_groups_remove", [])
+            ]
             new_children = spec.get("child_groups_add", [])
             self._check_children(db, plan, new_children, "child_groups_add")
             data["child_groups"] = children + [c for c in new_children if c not in children]
@@ -701,17 +723,19 @@ class XmsBackend:
     def _touch_group(self, db, group_id: str, name: str | None, data: dict[str, Any]) -> None:
         db.execute(
             "UPDATE groups SET name = ?, data = ?, modified_at = ? WHERE id = ?",
-            (name, dumps({k: v for k, v in data.items() if v is not None}), self.clock(),
-             group_id),
-        )  # fmt: skip
+            (name, dumps({k: v for k, v in data.items() if v is not None}), self.clock(), group_id),
+        )
 
     def replace_group(self, plan: Plan, group_id: str, spec: dict[str, Any]) -> dict[str, Any]:
         with self.storage.write() as db:
             row = self._group_row(db, plan, group_id)
             self._check_name(db, plan, spec.get("name"), group_id)
             self._check_children(db, plan, spec["child_groups"], "child_groups")
-            data = {**json.loads(row["data"]), "child_groups": spec["child_groups"],
-                    "auto_update": spec.get("auto_update")}  # fmt: skip
+            data = {
+                **json.loads(row["data"]),
+                "child_groups": spec["child_groups"],
+                "auto_update": spec.get("auto_update"),
+            }
             db.execute("DELETE FROM group_members WHERE group_id = ?", (group_id,))
             self._add_members(db, group_id, spec["members"])
             self._touch_group(db, group_id, spec.get("name"), data)
@@ -784,18 +808,29 @@ class XmsBackend:
                 continue
             text, _, _ = self._message_for(batch.spec, msisdn)
             messages.append(
-                {"direction": "received", "from": batch.spec.get("from"), "body": text,
-                 "at": event.at, "batch_id": batch.id, "plan_id": batch.plan_id}
-            )  # fmt: skip
+                {
+                    "direction": "received",
+                    "from": batch.spec.get("from"),
+                    "body": text,
+                    "at": event.at,
+                    "batch_id": batch.id,
+                    "plan_id": batch.plan_id,
+                }
+            )
         for row in self.storage.query(
             "SELECT plan_id, data FROM inbounds WHERE from_number = ?", (msisdn,)
         ):
             inbound = json.loads(row["data"])
             messages.append(
-                {"direction": "sent", "to": inbound["to"], "body": inbound["body"],
-                 "at": inbound["_received_epoch"], "inbound_id": inbound["id"],
-                 "plan_id": row["plan_id"]}
-            )  # fmt: skip
+                {
+                    "direction": "sent",
+                    "to": inbound["to"],
+                    "body": inbound["body"],
+                    "at": inbound["_received_epoch"],
+                    "inbound_id": inbound["id"],
+                    "plan_id": row["plan_id"],
+                }
+            )
         return sorted(messages, key=lambda m: m["at"])
 
     def handsets(self) -> list[str]:
@@ -839,9 +874,14 @@ class XmsBackend:
         from .timeutil import render_time
 
         inbound: dict[str, Any] = {
-            "type": "mo_text", "id": new_id(), "from": sender, "to": to, "body": body,
-            "received_at": render_time(moment), "sent_at": render_time(moment),
-        }  # fmt: skip
+            "type": "mo_text",
+            "id": new_id(),
+            "from": sender,
+            "to": to,
+            "body": body,
+            "received_at": render_time(moment),
+            "sent_at": render_time(moment),
+        }
         if client_reference is not None:
             inbound["client_reference"] = client_reference
         stored = {**inbound, "_received_epoch": moment}
@@ -950,8 +990,12 @@ class XmsBackend:
             if full:
                 entry["recipients"] = numbers[key]
             statuses.append(entry)
-        report = {"type": "delivery_report_sms", "batch_id": batch.id,
-                  "total_message_count": len(rows), "statuses": statuses}  # fmt: skip
+        report = {
+            "type": "delivery_report_sms",
+            "batch_id": batch.id,
+            "total_message_count": len(rows),
+            "statuses": statuses,
+        }
         if batch.spec.get("client_reference") is not None:
             report["client_reference"] = batch.spec["client_reference"]
         return report
@@ -996,11 +1040,18 @@ class XmsBackend:
         if plan_id:
             sql, params = sql + " WHERE plan_id = ?", (plan_id,)
         return [
-            {"id": r["id"], "plan_id": r["plan_id"], "kind": r["kind"], "url": r["url"],
-             "state": r["state"], "attempts": r["attempts"], "last_error": r["last_error"],
-             "payload": json.loads(r["payload"])}
+            {
+                "id": r["id"],
+                "plan_id": r["plan_id"],
+                "kind": r["kind"],
+                "url": r["url"],
+                "state": r["state"],
+                "attempts": r["attempts"],
+                "last_error": r["last_error"],
+                "payload": json.loads(r["payload"]),
+            }
             for r in self.storage.query(sql + " ORDER BY id", params)
-        ]  # fmt: skip
+        ]
 
     def count_batches(self, plan_id: str | None = None) -> int:
         sql, params = "SELECT COUNT(*) FROM batches", ()

@@ -10,9 +10,17 @@ from .timeutil import render_time
 
 # Optional batch fields echoed back only when they were set.
 _ECHOED = (
-    "callback_url", "client_reference", "feedback_enabled", "parameters", "udh",
-    "max_number_of_message_parts", "truncate_concat", "from_ton", "from_npi", "strict_validation",
-)  # fmt: skip
+    "callback_url",
+    "client_reference",
+    "feedback_enabled",
+    "parameters",
+    "udh",
+    "max_number_of_message_parts",
+    "truncate_concat",
+    "from_ton",
+    "from_npi",
+    "strict_validation",
+)
 
 
 def batch(item: Batch) -> dict[str, Any]:

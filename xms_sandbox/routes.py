@@ -6,6 +6,8 @@ in ``models``; limits and field checks in ``validation`` and ``parsing``.
 
 from __future__ import annotations
 
+import json
+
 from flask import Blueprint, current_app, g, jsonify, request
 
 from . import parsing, responses, validation
@@ -31,6 +33,12 @@ def json_body():
     body = request.get_json(silent=True, cache=True)
     if body is None and request.get_data(cache=True).strip() != b"null":
         raise ApiError(400, "syntax_invalid_json", "The request body is not valid JSON.")
+    try:  # JSON may carry lone UTF-16 surrogates ("\ud800"), which are not text
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ApiError(
+            400, "syntax_invalid_json", "The request body contains an unpaired surrogate escape."
+        ) from None
     return body
 
 

@@ -18,9 +18,12 @@ from .timeutil import render_time
 sandbox = Blueprint("sandbox", __name__, url_prefix="/sandbox")
 
 PLAN_SETTINGS = (
-    "callback_url", "mo_callback_url", "default_originator",
-    "messages_per_second", "requests_per_second",
-)  # fmt: skip
+    "callback_url",
+    "mo_callback_url",
+    "default_originator",
+    "messages_per_second",
+    "requests_per_second",
+)
 
 
 def backend() -> XmsBackend:
@@ -37,8 +40,12 @@ def body_object() -> dict:
 
 def _plan_json(plan) -> dict:
     masked = "…" + plan.token[-4:] if len(plan.token) > 4 else "…"
-    return {"id": plan.id, "token": masked, "settings": plan.settings,
-            "batches": backend().count_batches(plan.id)}  # fmt: skip
+    return {
+        "id": plan.id,
+        "token": masked,
+        "settings": plan.settings,
+        "batches": backend().count_batches(plan.id),
+    }
 
 
 @sandbox.get("/")
@@ -49,21 +56,36 @@ def index():
             "api": "/xms/v1/<service_plan_id>/...",
             "plans": [_plan_json(p) for p in backend().plans()],
             "outcomes": outcomes().get_json(),
-            "see": ["/sandbox/plans", "/sandbox/faults", "/sandbox/handsets", "/sandbox/phones",
-                    "/sandbox/callbacks"],
+            "see": [
+                "/sandbox/plans",
+                "/sandbox/faults",
+                "/sandbox/handsets",
+                "/sandbox/phones",
+                "/sandbox/callbacks",
+            ],
         }
-    )  # fmt: skip
+    )
 
 
 @sandbox.get("/outcomes")
 def outcomes():
     rows = [
-        {"numbers": f"+{DRAMA_PREFIX}{low:03d} to +{DRAMA_PREFIX}{high:03d}",
-         "status": o.status, "code": o.code, "description": o.description}
+        {
+            "numbers": f"+{DRAMA_PREFIX}{low:03d} to +{DRAMA_PREFIX}{high:03d}",
+            "status": o.status,
+            "code": o.code,
+            "description": o.description,
+        }
         for low, high, o in OUTCOMES
-    ]  # fmt: skip
-    rows.append({"numbers": "any other valid number", "status": "Delivered", "code": 0,
-                 "description": "Delivered to the handset"})  # fmt: skip
+    ]
+    rows.append(
+        {
+            "numbers": "any other valid number",
+            "status": "Delivered",
+            "code": 0,
+            "description": "Delivered to the handset",
+        }
+    )
     return jsonify(rows)
 
 
@@ -115,8 +137,11 @@ def add_fault():
             plan_id=body.get("plan_id"),
         )
     except (TypeError, ValueError):
-        raise ApiError(400, "syntax_invalid_parameter_format",
-                       "'count', 'status' and 'seconds' must be numbers.") from None  # fmt: skip
+        raise ApiError(
+            400,
+            "syntax_invalid_parameter_format",
+            "'count', 'status' and 'seconds' must be numbers.",
+        ) from None
     return jsonify(faults().add(fault).as_dict()), 201
 
 

@@ -92,9 +92,9 @@ def build(
     backend = XmsBackend(Storage(db), config)
     for plan_id, token in (plans or {}).items():
         backend.add_plan(plan_id, token)
-    if not log_requests:
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = make_server(host, port, create_app(backend), threaded=True)
+    # Our own one-line request log replaces werkzeug's (which colours its lines).
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = make_server(host, port, create_app(backend, log_requests), threaded=True)
     return Sandbox(server, backend, CallbackWorker(backend))
 
 

@@ -274,9 +274,16 @@ def update_request(body: Any, kind: str) -> tuple[dict[str, Any], list[str], lis
         changes["parameters"] = parameters(body["parameters"])
     _common_fields(body, changes)
     resettable = {
-        "send_at", "expire_at", "callback_url", "client_reference", "parameters",
-        "delivery_report", "max_number_of_message_parts", "from_ton", "from_npi",
-    }  # fmt: skip
+        "send_at",
+        "expire_at",
+        "callback_url",
+        "client_reference",
+        "parameters",
+        "delivery_report",
+        "max_number_of_message_parts",
+        "from_ton",
+        "from_npi",
+    }
     reset = {key for key, value in body.items() if value is None and key in resettable}
     return changes, added, removed, reset
 

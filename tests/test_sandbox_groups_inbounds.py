@@ -1,0 +1,155 @@
+"""Groups, inbound messages and the virtual handsets."""
+
+from __future__ import annotations
+
+import requests
+
+
+def test_group_lifecycle(plan):
+    created = plan.post(
+        "/groups", json={"name": "Choir", "members": ["+447700900001", "447700900002"]}
+    )
+    assert created.status_code == 201
+    group = created.json()
+    assert group["size"] == 2 and group["child_groups"] == [] and group["name"] == "Choir"
+    gid = group["id"]
+    updated = plan.post(
+        f"/groups/{gid}", json={"add": ["447700900003", "447700900004"], "remove": ["447700900004"]}
+    ).json()
+    assert updated["size"] == 3  # adds first, then removes
+    assert plan.get(f"/groups/{gid}/members").json() == [
+        "447700900001",
+        "447700900002",
+        "447700900003",
+    ]
+    unnamed = plan.post(f"/groups/{gid}", json={"name": None}).json()
+    assert "name" not in unnamed
+    replaced = plan.put(f"/groups/{gid}", json={"name": "Band", "members": ["447700900009"]})
+    assert replaced.json()["size"] == 1 and replaced.json()["name"] == "Band"
+    assert plan.delete(f"/groups/{gid}").status_code == 200
+    assert plan.get(f"/groups/{gid}").status_code == 404
+
+
+def test_group_rules(plan):
+    first = plan.post("/groups", json={"name": "Same"}).json()
+    clash = plan.post("/groups", json={"name": "Same"})
+    assert clash.status_code == 403 and clash.json()["code"] == "conflict_group_name"
+    long_name = plan.post("/groups", json={"name": "x" * 21})
+    assert long_name.status_code == 400 and "'name'" in long_name.json()["text"]
+    bad_member = plan.post("/groups", json={"members": ["447700900001", "nope"]})
+    assert "'members[1]'" in bad_member.json()["text"]
+    unknown_child = plan.post("/groups", json={"child_groups": ["01ZZZZZZZZZZZZZZZZZZZZZZZZ"]})
+    assert unknown_child.status_code == 403 and unknown_child.json()["code"] == "unknown_group"
+    child = plan.post("/groups", json={"members": ["447700900005"]}).json()
+    parent = plan.post(
+        "/groups", json={"members": ["447700900006"], "child_groups": [child["id"]]}
+    ).json()
+    assert parent["size"] == 2
+    copied = plan.post(f"/groups/{first['id']}", json={"add_from_group": parent["id"]}).json()
+    assert copied["size"] == 2
+
+
+def test_sending_to_a_group_expands_it(plan):
+    group = plan.post("/groups", json={"members": ["447700900001", "447700900002"]}).json()
+    batch = plan.send(to=[group["id"], "447700900002", "447700900003"])
+    assert batch["to"] == [group["id"], "447700900002", "447700900003"]
+    report = plan.get(f"/batches/{batch['id']}/delivery_report").json()
+    assert report["total_message_count"] == 3  # duplicates count once
+
+
+def test_group_paging(plan):
+    ids = [plan.post("/groups", json={"name": f"g{i}"}).json()["id"] for i in range(5)]
+    first = plan.get("/groups?page_size=2").json()
+    assert first["count"] == 5 and first["page_size"] == 2
+    assert [g["id"] for g in first["groups"]] == ids[::-1][:2]
+    assert plan.get("/groups?page=3&page_size=2").json()["page_size"] == 0
+
+
+def test_handset_receives_and_replies(plan, sandbox):
+    plan.send(
+        to=["447700900001", "447700900555"],
+        body="Hi ${n}",
+        parameters={"n": {"default": "there"}},
+        **{"from": "447700900100"},
+        client_reference="r1",
+    )
+    mine = {"plan_id": plan.plan_id}  # the session's sandbox is shared by many tests
+    phone = requests.get(
+        f"{sandbox.url}/sandbox/handsets/+447700900001", params=mine, timeout=5
+    ).json()
+    assert [(m["direction"], m["body"], m["from"]) for m in phone] == [
+        ("received", "Hi there", "447700900100")
+    ]
+    failed_phone = requests.get(
+        f"{sandbox.url}/sandbox/handsets/447700900555", params=mine, timeout=5
+    ).json()
+    assert failed_phone == []  # a failed message never reaches the phone
+    reply = requests.post(
+        f"{sandbox.url}/sandbox/handsets/447700900001/reply",
+        json={"body": "Thanks!", "service_plan_id": plan.plan_id},
+        timeout=5,
+    )
+    assert reply.status_code == 201
+    inbound = reply.json()
+    assert inbound["to"] == "447700900100" and inbound["client_reference"] == "r1"
+    assert plan.get(f"/inbounds/{inbound['id']}").json() == inbound
+    listed = plan.get("/inbounds", params={"to": "+447700900100"}).json()
+    assert listed["count"] == 1 and listed["inbounds"] == [inbound]
+    assert plan.get("/inbounds?to=123").json()["count"] == 0
+    assert plan.get("/inbounds/01AAAAAAAAAAAAAAAAAAAAAAAA").status_code == 404
+    html = requests.get(f"{sandbox.url}/sandbox/phones/447700900001", params=mine, timeout=5)
+    assert html.headers["Content-Type"].startswith("text/html")
+    assert "Hi there" in html.text and "Thanks!" in html.text and "<html" in html.text
+    embed = requests.get(
+        f"{sandbox.url}/sandbox/phones?numbers=447700900001&embed=true", timeout=5
+    ).text
+    assert "<html" not in embed and "xms-phone" in embed
+
+
+def test_reply_from_a_stranger_needs_a_plan(sandbox):
+    answer = requests.post(
+        f"{sandbox.url}/sandbox/handsets/447700900777/reply", json={"body": "hi"}, timeout=5
+    )
+    assert answer.status_code == 404 and "service_plan_id" in answer.json()["text"]
+
+
+def test_keyword_replies_update_auto_groups(plan, sandbox):
+    group = plan.post(
+        "/groups",
+        json={
+            "auto_update": {
+                "to": "447700900100",
+                "add": {"first_word": "join"},
+                "remove": {"first_word": "stop"},
+            }
+        },
+    ).json()
+    plan.send(to=["447700900001"], **{"from": "447700900100"})
+    reply = f"{sandbox.url}/sandbox/handsets/447700900001/reply"
+    requests.post(reply, json={"body": "JOIN please"}, timeout=5)
+    assert plan.get(f"/groups/{group['id']}/members").json() == ["447700900001"]
+    requests.post(reply, json={"body": "stop"}, timeout=5)
+    assert plan.get(f"/groups/{group['id']}/members").json() == []
+
+
+def test_sandbox_plans_endpoint(sandbox):
+    created = requests.post(
+        f"{sandbox.url}/sandbox/plans",
+        json={"id": "made-over-http", "token": "secret-token-1"},
+        timeout=5,
+    )
+    assert created.status_code == 201 and created.json()["token"] == "…en-1"
+    listing = requests.get(f"{sandbox.url}/sandbox/plans", timeout=5).text
+    assert "secret-token-1" not in listing
+    bad = requests.post(
+        f"{sandbox.url}/sandbox/plans/made-over-http", json={"colour": "red"}, timeout=5
+    )
+    assert bad.status_code == 400 and "colour" in bad.json()["text"]
+    outcomes = requests.get(f"{sandbox.url}/sandbox/outcomes", timeout=5).json()
+    assert {o["status"] for o in outcomes} >= {
+        "Delivered",
+        "Failed",
+        "Expired",
+        "Rejected",
+        "Aborted",
+    }

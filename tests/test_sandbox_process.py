@@ -1,0 +1,110 @@
+"""The standalone server, persistence across restarts, and several processes on one database."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import subprocess
+import sys
+
+import requests
+from conftest import free_port
+from sandbox_process import SandboxProcess
+
+import xms_sandbox
+from xms_sandbox.__main__ import parse_plan, plans_from_env
+
+BODY = {"to": ["447700900001"], "from": "1", "body": "hello"}
+
+
+def session_for(token: str) -> requests.Session:
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {token}"
+    return session
+
+
+def test_help_describes_the_options():
+    result = subprocess.run(
+        [sys.executable, "-m", "xms_sandbox", "--help"], capture_output=True, text=True, check=True
+    )
+    for option in ("--host", "--port", "--db", "--plan", "--open", "XMS_SANDBOX_PLANS"):
+        assert option in result.stdout
+
+
+def test_plan_arguments():
+    assert parse_plan("a:b:c") == ("a", "b:c")
+    assert plans_from_env(" p1:t1 , p2:t2 ") == [("p1", "t1"), ("p2", "t2")]
+
+
+def test_standalone_logs_each_request_and_stops_cleanly_on_ctrl_c(tmp_path):
+    port = free_port()
+    with SandboxProcess(
+        port,
+        "--db",
+        str(tmp_path / "s.sqlite3"),
+        "--plan",
+        "cli:cli-token",
+        env={"XMS_SANDBOX_PLANS": "env:env-token"},
+    ) as server:
+        for plan_id, token in (("cli", "cli-token"), ("env", "env-token")):
+            answer = session_for(token).post(f"{server.url}/xms/v1/{plan_id}/batches", json=BODY)
+            assert answer.status_code == 201
+        code, output = server.stop()
+    assert code == 0
+    assert output.count(" POST /xms/v1/") == 2
+    assert "POST /xms/v1/env/batches 201 " in output
+    assert "Stopping." in output
+    assert "cli-token" not in output and "env-token" not in output
+
+
+def test_open_mode_accepts_unknown_plans_on_first_use(tmp_path):
+    with SandboxProcess(free_port(), "--db", ":memory:", "--open") as server:
+        first = session_for("mine").post(f"{server.url}/xms/v1/anything/batches", json=BODY)
+        assert first.status_code == 201
+        other = session_for("not-mine").get(f"{server.url}/xms/v1/anything/batches")
+        assert other.status_code == 401
+
+
+def test_state_survives_a_restart(tmp_path):
+    database = tmp_path / "state.sqlite3"
+    with xms_sandbox.start(db=database, plans={"p": "t"}) as sandbox:
+        batch = session_for("t").post(f"{sandbox.url}/xms/v1/p/batches", json=BODY).json()
+    with xms_sandbox.start(db=database) as sandbox:
+        again = session_for("t").get(f"{sandbox.url}/xms/v1/p/batches/{batch['id']}")
+        assert again.status_code == 200 and again.json()["id"] == batch["id"]
+
+
+def test_concurrent_senders_in_threads(sandbox):
+    sandbox.backend.add_plan("threads", "tt")
+
+    def send(_):
+        session = session_for("tt")
+        return [
+            session.post(f"{sandbox.url}/xms/v1/threads/batches", json=BODY).json()["id"]
+            for _ in range(15)
+        ]
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        ids = [i for chunk in pool.map(send, range(8)) for i in chunk]
+    assert len(set(ids)) == 120
+    assert sandbox.backend.count_batches("threads") == 120
+
+
+def test_two_processes_share_one_database(tmp_path):
+    database = str(tmp_path / "shared.sqlite3")
+    with (
+        SandboxProcess(free_port(), "--db", database, "--plan", "p:t") as one,
+        SandboxProcess(free_port(), "--db", database, "--plan", "p:t") as two,
+    ):
+
+        def send(url):
+            session = session_for("t")
+            return [
+                session.post(f"{url}/xms/v1/p/batches", json=BODY).status_code for _ in range(30)
+            ]
+
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            codes = [c for chunk in pool.map(send, [one.url, two.url] * 2) for c in chunk]
+        assert codes == [201] * 120
+        for server in (one, two):
+            listed = session_for("t").get(f"{server.url}/xms/v1/p/batches?page_size=1").json()
+            assert listed["count"] == 120
