@@ -19,7 +19,7 @@ from .encoding import analyse, truncate_to_one_part
 from .errors import ApiError, constraint, not_found
 from .lifecycle import Event, Recipient, Timing
 from .storage import Storage, dumps, new_id
-from .templates import render
+from .templates import placeholders, render, unmatched
 from .timeutil import now as wall_clock
 from .validation import MAX_VALIDITY, check_validity
 
@@ -279,13 +279,14 @@ class XmsBackend:
         body, limit = spec.get("body", ""), spec.get("max_number_of_message_parts")
         if spec["type"] != "mt_text" or ("${" not in body and not limit):
             return [None] * len(numbers)
+        parameters, keys = spec.get("parameters"), placeholders(body)
         codes: list[int | None] = []
         for number in numbers:
-            text = render(body, spec.get("parameters"), number)
-            if text is None:
+            if unmatched(keys, parameters, number):
                 codes.append(lifecycle.UNMATCHED_PARAMETER)
-            elif limit and not spec.get("truncate_concat") and analyse(text).parts > limit:
-                codes.append(lifecycle.EXCEEDED_PARTS)
+            elif limit and not spec.get("truncate_concat"):
+                too_long = analyse(render(body, parameters, number)).parts > limit
+                codes.append(lifecycle.EXCEEDED_PARTS if too_long else None)
             else:
                 codes.append(None)
         return codes

@@ -7,6 +7,7 @@ in ``models``; limits and field checks in ``validation`` and ``parsing``.
 from __future__ import annotations
 
 import json
+import re
 
 from flask import Blueprint, current_app, g, jsonify, request
 
@@ -15,6 +16,7 @@ from .errors import ApiError, invalid_format
 from .models import XmsBackend
 
 xms = Blueprint("xms", __name__, url_prefix="/xms/v1/<plan_id>")
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 def backend() -> XmsBackend:
@@ -33,12 +35,15 @@ def json_body():
     body = request.get_json(silent=True, cache=True)
     if body is None and request.get_data(cache=True).strip() != b"null":
         raise ApiError(400, "syntax_invalid_json", "The request body is not valid JSON.")
-    try:  # JSON may carry lone UTF-16 surrogates ("\ud800"), which are not text
-        json.dumps(body, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        raise ApiError(
-            400, "syntax_invalid_json", "The request body contains an unpaired surrogate escape."
-        ) from None
+    if _SURROGATE_ESCAPE.search(request.get_data(cache=True)):
+        try:  # JSON may carry lone UTF-16 surrogates ("\ud800"), which are not text
+            json.dumps(body, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise ApiError(
+                400,
+                "syntax_invalid_json",
+                "The request body contains an unpaired surrogate escape.",
+            ) from None
     return body
 
 

@@ -43,3 +43,17 @@ def render(body: str, parameters: Parameters | None, msisdn: str) -> str | None:
 
     text = PLACEHOLDER.sub(substitute, body)
     return None if missing else text
+
+
+def unmatched(keys: set[str], parameters: Parameters | None, msisdn: str) -> bool:
+    """True when a placeholder key has no value and no default for ``msisdn``.
+
+    Cheaper than :func:`render` when only the answer matters (checked for every recipient);
+    ``keys`` is ``placeholders(body)``, worked out once per batch.
+    """
+    parameters = parameters or {}
+    for key in keys:
+        values = parameters.get(key)
+        if values is None or (msisdn not in values and DEFAULT not in values):
+            return True
+    return False
