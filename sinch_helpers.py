@@ -1,0 +1,1677 @@
+"""Helpers for the "Sending SMS with Python" notebooks: one import for the whole tutorial.
+
+- Credentials: :class:`Credentials`, :func:`load_credentials` (environment and ``.env``) and
+  :func:`credentials_form` (an ipywidgets form that never keeps the token in the notebook).
+- A client for the Sinch SMS REST API ("XMS") built on ``requests``: :func:`connect` returns an
+  :class:`SmsClient`. With no credentials it starts the offline sandbox (``xms_sandbox``), so
+  every notebook runs with no account and no network.
+- pandas helpers: :func:`load_recipients`, :func:`parameters_from_frame`, :func:`check_message`,
+  :func:`preview`, :func:`send_bulk`, :func:`wait_for_delivery`, :func:`delivery_frame`,
+  :func:`plot_delivery`.
+
+Errors are :class:`SmsApiError` subclasses that carry the HTTP status, the API's ``code`` and
+``text``, the request, and a hint that says what to fix. The API token never appears in any repr,
+message or log line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import secrets
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import requests
+from requests.adapters import HTTPAdapter
+
+__version__ = "0.1.0"
+USER_AGENT = f"sinch-sms-notebooks/{__version__} python-requests/{requests.__version__}"
+
+REGIONS: dict[str, str] = {
+    "us": "https://us.sms.api.sinch.com",
+    "eu": "https://eu.sms.api.sinch.com",
+    "au": "https://au.sms.api.sinch.com",
+    "br": "https://br.sms.api.sinch.com",
+    "ca": "https://ca.sms.api.sinch.com",
+}
+MAX_BATCH_RECIPIENTS = 1000
+MAX_BODY_LENGTH = 2000
+MAX_PARAMETER_VALUE = 1600
+PARAMETER_KEY = re.compile(r"[A-Za-z0-9_.\-]{1,16}")
+PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_.\-]{1,16})\}")
+NEAR_PLACEHOLDER = re.compile(r"\$\{([^}]*)\}|(?<!\$)\{([A-Za-z_][\w.\-]*)\}|\$([A-Za-z_]\w*)")
+FINAL_STATUSES = frozenset(
+    {"Delivered", "Failed", "Expired", "Rejected", "Aborted", "Cancelled", "Deleted", "Unknown"}
+)
+# Number ranges reserved for fiction (Ofcom's drama numbers, the North American 555-01xx): they
+# are fine in the sandbox and never reach a real phone, so live sends refuse them.
+FICTIONAL = re.compile(r"\+?(?:447700900\d{3}|1[2-9]\d{2}5550[1]\d{2})")
+
+
+# =============================================================================== errors
+class SmsApiError(Exception):
+    """Something went wrong talking to the SMS API; ``str(error)`` says what and how to fix it."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        text: str | None = None,
+        method: str | None = None,
+        url: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status, self.code, self.text = status, code, text
+        self.method, self.url, self.hint = method, url, hint
+
+    def __str__(self) -> str:
+        lines = [self.args[0]]
+        if self.method and self.url:
+            lines.append(f"Request: {self.method} {self.url}")
+        if self.hint:
+            lines.append(f"Hint: {self.hint}")
+        return "\n".join(lines)
+
+
+class CredentialsError(SmsApiError, ValueError):
+    """The credentials are incomplete or malformed (nothing was sent)."""
+
+
+class ConnectionFailed(SmsApiError):
+    """The API could not be reached, or did not answer in time."""
+
+
+class RequestTimeout(ConnectionFailed):
+    """The API did not answer within the timeout."""
+
+
+class ValidationError(SmsApiError):
+    """400 (or 415): the request does not follow the API's rules."""
+
+
+class AuthenticationError(SmsApiError):
+    """401: the token is not valid for this service plan in this region."""
+
+
+class ForbiddenError(SmsApiError):
+    """403: the request is well formed but cannot be carried out."""
+
+
+class NotFoundError(SmsApiError):
+    """404: no such batch, group, inbound or recipient for this service plan."""
+
+
+class RateLimitedError(SmsApiError):
+    """429: too many requests; ``retry_after`` says how long the API asked us to wait."""
+
+    retry_after: float | None = None
+
+
+class ServerError(SmsApiError):
+    """5xx: the service had a problem."""
+
+
+class SendOutcomeUnknown(SmsApiError):
+    """A send may or may not have been accepted, and looking it up failed too."""
+
+
+class BulkSendInterrupted(SmsApiError):
+    """A bulk send stopped part-way; ``.sent`` lists the batches accepted so far."""
+
+    sent: pd.DataFrame
+
+
+class RecipientsError(ValueError):
+    """The recipients file or frame cannot be used as given."""
+
+
+_ERROR_TYPES: dict[int, type[SmsApiError]] = {
+    400: ValidationError,
+    401: AuthenticationError,
+    403: ForbiddenError,
+    404: NotFoundError,
+    415: ValidationError,
+    429: RateLimitedError,
+}
+
+# =============================================================================== credentials
+
+
+def mask(secret: str | None) -> str:
+    """At most the last four characters of a secret, for messages and reprs."""
+    if not secret:
+        return "(none)"
+    return "…" + secret[-4:] if len(secret) >= 12 else "…"
+
+
+def _strip_xms(url: str) -> str:
+    """``https://us.sms.api.sinch.com/xms/`` → ``https://us.sms.api.sinch.com``."""
+    url = url.strip().rstrip("/")
+    return url[: -len("/xms")] if url.endswith("/xms") else url
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A service plan ID, its API token and where the plan lives (a region or a base URL)."""
+
+    service_plan_id: str
+    api_token: str = field(repr=False)
+    region: str = "us"
+    base_url: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.service_plan_id or not self.service_plan_id.strip():
+            raise CredentialsError("The service plan ID is empty.", hint=_ENV_HINT)
+        if not self.api_token or not self.api_token.strip():
+            raise CredentialsError("The API token is empty.", hint=_ENV_HINT)
+        region = (self.region or "us").strip().lower()
+        if region not in REGIONS:
+            raise CredentialsError(
+                f"Unknown region {self.region!r}.",
+                hint=f"Use one of {', '.join(REGIONS)}: the region your service plan lives in "
+                "(shown next to it in the Sinch dashboard).",
+            )
+        object.__setattr__(self, "region", region)
+        object.__setattr__(self, "service_plan_id", self.service_plan_id.strip())
+        object.__setattr__(self, "api_token", self.api_token.strip())
+        if self.base_url:
+            object.__setattr__(self, "base_url", _strip_xms(self.base_url))
+
+    @property
+    def origin(self) -> str:
+        """Scheme and host, e.g. ``https://us.sms.api.sinch.com``."""
+        return self.base_url or REGIONS[self.region]
+
+    @property
+    def endpoint(self) -> str:
+        """The endpoint as the tutorial writes it: ``<origin>/xms``."""
+        return f"{self.origin}/xms"
+
+    def __repr__(self) -> str:
+        where = f"base_url={self.base_url!r}" if self.base_url else f"region={self.region!r}"
+        return (
+            f"Credentials(service_plan_id={self.service_plan_id!r}, "
+            f"api_token={mask(self.api_token)!r}, {where})"
+        )
+
+
+_ENV_HINT = (
+    "Set SINCH_SERVICE_PLAN_ID, SINCH_API_TOKEN and SINCH_REGION (us, eu, au, br or ca) in your "
+    "environment or in a .env file next to the notebooks (see .env.example), or leave all of "
+    "them unset to use the offline sandbox."
+)
+
+
+def _first(environ: Mapping[str, str | None], *names: str) -> str | None:
+    for name in names:
+        value = environ.get(name)
+        if value is not None and value.strip():
+            return value.strip()
+    return None
+
+
+def read_settings(env_file: str | os.PathLike[str] | None = None) -> dict[str, str]:
+    """The ``.env`` file (found from the working folder upwards) overlaid by the environment."""
+    from dotenv import dotenv_values, find_dotenv
+
+    path = env_file if env_file is not None else find_dotenv(usecwd=True)
+    settings = {k: v for k, v in dotenv_values(path).items() if v is not None} if path else {}
+    settings.update({k: v for k, v in os.environ.items() if k.startswith("SINCH_")})
+    return settings
+
+
+def load_credentials(env_file: str | os.PathLike[str] | None = None) -> Credentials | None:
+    """Credentials from the environment and ``.env``, or None when none are configured.
+
+    Reads ``SINCH_SERVICE_PLAN_ID``, ``SINCH_API_TOKEN`` (or ``SINCH_SMS_API_TOKEN``),
+    ``SINCH_REGION`` (or ``SINCH_SMS_REGION``) and ``SINCH_BASE_URL`` (with or without ``/xms``).
+    Half a configuration (a plan ID without a token, say) is an error, not a silent fallback.
+    """
+    settings = read_settings(env_file)
+    plan = _first(settings, "SINCH_SERVICE_PLAN_ID")
+    token = _first(settings, "SINCH_API_TOKEN", "SINCH_SMS_API_TOKEN")
+    if plan is None and token is None:
+        return None
+    if plan is None or token is None:
+        missing = "SINCH_SERVICE_PLAN_ID" if plan is None else "SINCH_API_TOKEN"
+        raise CredentialsError(
+            f"{missing} is not set, but the rest of the credentials are.", hint=_ENV_HINT
+        )
+    return Credentials(
+        service_plan_id=plan,
+        api_token=token,
+        region=_first(settings, "SINCH_REGION", "SINCH_SMS_REGION") or "us",
+        base_url=_first(settings, "SINCH_BASE_URL"),
+    )
+
+
+# =============================================================================== results
+
+
+class ApiObject(dict):
+    """A JSON object from the API: a dict with the API's field names, readable as attributes
+    (``batch.id``, ``batch.from_`` for ``from``) and shown as a table in notebooks."""
+
+    def __getattr__(self, name: str) -> Any:
+        key = "from" if name == "from_" else name
+        try:
+            return self[key]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{_html(k)}</th><td style='text-align:left'>"
+            f"<code>{_html(_compact(v))}</code></td></tr>"
+            for k, v in self.items()
+        )
+        return f"<table>{rows}</table>"
+
+    def __repr__(self) -> str:
+        return json.dumps(_shortened(dict(self)), indent=2, ensure_ascii=False)
+
+
+def _shortened(value: Any, keep: int = 10) -> Any:
+    """The value with long lists cut to ``keep`` items and a note of how many more there are."""
+    if isinstance(value, dict):
+        return {k: _shortened(v, keep) for k, v in value.items()}
+    if isinstance(value, list):
+        head = [_shortened(v, keep) for v in value[:keep]]
+        return [*head, f"… {len(value) - keep} more"] if len(value) > keep else head
+    return value
+
+
+def _compact(value: Any, limit: int = 120) -> str:
+    text = json.dumps(_shortened(value, 5), ensure_ascii=False)
+    text = text[1:-1] if isinstance(value, str) else text
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _html(value: Any) -> str:
+    return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _wrap(value: Any) -> Any:
+    if isinstance(value, dict):
+        return ApiObject(value)
+    if isinstance(value, list):
+        return [_wrap(v) for v in value]
+    return value
+
+
+def frame(items: Iterable[Mapping[str, Any]], columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """A DataFrame from API objects (batches, groups, inbounds, reports...)."""
+    table = pd.DataFrame([dict(item) for item in items])
+    if columns is not None:
+        table = table.reindex(columns=list(columns))
+    return table
+
+
+# =============================================================================== the client
+
+_sandbox_lock = threading.Lock()
+_embedded: dict[str, Any] = {}
+SANDBOX_PLAN = "sandbox-plan"
+
+
+def _embedded_sandbox() -> tuple[str, Credentials]:
+    """Start the built-in sandbox once per Python process and return its URL and credentials."""
+    with _sandbox_lock:
+        if "sandbox" not in _embedded:
+            import xms_sandbox  # only here: the sandbox never needs this module
+
+            token = secrets.token_hex(16)
+            db = os.environ.get("SINCH_SANDBOX_DB", ":memory:")
+            _embedded["sandbox"] = xms_sandbox.start(
+                db=db, plans={SANDBOX_PLAN: token}, timing=xms_sandbox.Timing(0.3, 0.7)
+            )
+            _embedded["credentials"] = Credentials(
+                SANDBOX_PLAN, token, base_url=_embedded["sandbox"].url
+            )
+        return _embedded["sandbox"].url, _embedded["credentials"]
+
+
+def _shared_sandbox_credentials(url: str, settings: Mapping[str, str]) -> Credentials:
+    """A plan of one's own on a shared (workshop) sandbox run with ``--open``."""
+    import getpass
+
+    plan = _first(settings, "SINCH_SANDBOX_PLAN") or f"learner-{getpass.getuser()}"
+    token = hashlib.sha256(f"sandbox:{plan}".encode()).hexdigest()[:32]
+    return Credentials(plan, token, base_url=_strip_xms(url))
+
+
+def connect(
+    credentials: Credentials | None = None, *, timeout: float = 10.0, retries: int = 3
+) -> SmsClient:
+    """A client for the API: live with credentials, otherwise the offline sandbox.
+
+    Without credentials (none passed, none in the environment or ``.env``) it uses the sandbox at
+    ``SINCH_SANDBOX_URL`` if set (a workshop's shared one), else starts the built-in sandbox in
+    this process. Either way it prints one line saying which, so you always know.
+    """
+    credentials = credentials or load_credentials()
+    if credentials is not None:
+        client = SmsClient(credentials, timeout=timeout, retries=retries, mode="live")
+        print(
+            f"Live mode: service plan {credentials.service_plan_id} at {credentials.endpoint} "
+            f"(token {mask(credentials.api_token)}). Messages reach real phones and cost money."
+        )
+        return client
+    shared = _first(read_settings(), "SINCH_SANDBOX_URL")
+    if shared:
+        creds = _shared_sandbox_credentials(shared, read_settings())
+        print(
+            f"Sandbox mode: the shared sandbox at {creds.endpoint} (plan {creds.service_plan_id})"
+            ". No message leaves that sandbox."
+        )
+    else:
+        _, creds = _embedded_sandbox()
+        print(
+            "Sandbox mode: no Sinch credentials found, so the built-in offline sandbox is "
+            "answering. No message leaves this machine."
+        )
+    return SmsClient(creds, timeout=timeout, retries=retries, mode="sandbox")
+
+
+_SAFE_METHODS = frozenset({"GET", "PUT", "DELETE"})
+_RETRY_STATUSES = frozenset({429, 502, 503, 504})
+_MAX_WAIT = 30.0
+
+
+class SmsClient:
+    """One service plan's view of the API over a keep-alive ``requests.Session``.
+
+    Every method returns the API's JSON (as :class:`ApiObject`) with the API's field names.
+    Idempotent calls are retried on 429/502/503/504 and connection errors with exponential
+    backoff that honours ``Retry-After``; sends are retried only when that is certainly safe,
+    and when the outcome of a send is unknown the client looks the batch up by its
+    ``client_reference`` instead of sending it again.
+    """
+
+    def __init__(
+        self,
+        credentials: Credentials,
+        *,
+        timeout: float = 10.0,
+        retries: int = 3,
+        backoff: float = 0.5,
+        mode: str = "live",
+    ) -> None:
+        self.credentials = credentials
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.mode = mode
+        self.session = requests.Session()
+        self.session.mount("http://", HTTPAdapter(pool_maxsize=8, max_retries=0))
+        self.session.mount("https://", HTTPAdapter(pool_maxsize=8, max_retries=0))
+        self.session.headers.update(
+            {
+                "User-Agent": USER_AGENT,
+                "Accept": "application/json",
+                "Authorization": f"Bearer {credentials.api_token}",
+            }
+        )
+
+    # ------------------------------------------------------------------ plumbing
+    @property
+    def base_url(self) -> str:
+        """``<origin>/xms/v1/<service_plan_id>``: every path below hangs off this."""
+        return f"{self.credentials.endpoint}/v1/{self.credentials.service_plan_id}"
+
+    def __repr__(self) -> str:
+        return (
+            f"SmsClient(mode={self.mode!r}, service_plan_id="
+            f"{self.credentials.service_plan_id!r}, endpoint={self.credentials.endpoint!r})"
+        )
+
+    def close(self) -> None:
+        self.session.close()
+
+    def _url(self, path: str) -> str:
+        return self.base_url + path
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        params: Mapping[str, Any] | None = None,
+        retry: bool | None = None,
+    ) -> Any:
+        """One API call with retries; returns the decoded JSON (or None for an empty body)."""
+        retry = method in _SAFE_METHODS if retry is None else retry
+        url = self._url(path)
+        attempt = 0
+        while True:
+            try:
+                answer = self.session.request(
+                    method, url, json=json_body, params=params, timeout=self.timeout
+                )
+            except requests.RequestException as exc:
+                error = self._connection_error(exc, method, url)
+                if attempt < self.retries and (retry or _never_left(exc)):
+                    attempt += 1
+                    time.sleep(self._delay(attempt, None))
+                    continue
+                raise error from exc
+            if answer.status_code < 400:
+                return _wrap(answer.json()) if answer.content else None
+            error = self._api_error(answer, method, url)
+            retryable = answer.status_code in _RETRY_STATUSES and (
+                retry or answer.status_code == 429
+            )
+            if retryable and attempt < self.retries:
+                attempt += 1
+                time.sleep(self._delay(attempt, answer.headers.get("Retry-After")))
+                continue
+            raise error
+
+    def _delay(self, attempt: int, retry_after: str | None) -> float:
+        if retry_after:
+            try:
+                return min(float(retry_after), _MAX_WAIT)
+            except ValueError:
+                pass
+        return min(self.backoff * 2 ** (attempt - 1), _MAX_WAIT)
+
+    def _where(self) -> str:
+        creds = self.credentials
+        return f"base URL {creds.origin}" if creds.base_url else f"region '{creds.region}'"
+
+    def _connection_error(self, exc: Exception, method: str, url: str) -> SmsApiError:
+        if isinstance(exc, requests.Timeout) and not isinstance(exc, requests.ConnectTimeout):
+            return RequestTimeout(
+                f"No answer within {self.timeout} s.",
+                method=method,
+                url=url,
+                hint="The API may be slow or the request large; try again, or raise the timeout "
+                "with connect(timeout=...). For sends the client already checked whether the "
+                "batch arrived.",
+            )
+        return ConnectionFailed(
+            f"Could not reach {self.credentials.origin} ({type(exc).__name__}).",
+            method=method,
+            url=url,
+            hint=f"Check your network and the {self._where()} (SINCH_REGION / SINCH_BASE_URL); "
+            "for a sandbox, check that it is running (make sandbox).",
+        )
+
+    def _api_error(self, answer: requests.Response, method: str, url: str) -> SmsApiError:
+        try:
+            body = answer.json()
+        except ValueError:
+            body = {}
+        body = body if isinstance(body, dict) else {}
+        code, text = body.get("code"), body.get("text") or answer.reason
+        status = answer.status_code
+        kind = _ERROR_TYPES.get(status, ServerError if status >= 500 else SmsApiError)
+        error = kind(
+            f"HTTP {status} from the SMS API" + (f" [{code}]" if code else "") + f": {text}",
+            status=status,
+            code=code,
+            text=text,
+            method=method,
+            url=url,
+            hint=self._hint(status, code, text or ""),
+        )
+        if isinstance(error, RateLimitedError):
+            error.retry_after = _seconds(answer.headers.get("Retry-After"))
+        return error
+
+    def _hint(self, status: int, code: str | None, text: str) -> str:
+        plan = self.credentials.service_plan_id
+        if status == 401:
+            return (
+                f"Check that the API token belongs to service plan '{plan}' and that the plan "
+                f"lives where this request went ({self._where()}): a token only works in its "
+                f"own plan's region. Regions: {', '.join(REGIONS)}."
+            )
+        if status == 404:
+            return (
+                f"Check the ID in the URL. Batches, groups and inbounds are visible only to the "
+                f"service plan that made them ('{plan}', {self._where()})."
+            )
+        if status == 429:
+            return (
+                "Too many requests: the client waited and retried as the API asked. Send in "
+                "fewer, larger batches (send_bulk) or wait a moment and try again."
+            )
+        if status >= 500:
+            return (
+                "The service had a problem; idempotent requests were retried automatically. "
+                "Wait a little and try again."
+            )
+        return _FORBIDDEN_HINTS.get(
+            code or "",
+            _validation_hint(text)
+            if status in (400, 415)
+            else "Read the API's text above; it names the problem.",
+        )
+
+    # ------------------------------------------------------------------ batches
+    def send_batch(
+        self,
+        to: Sequence[str] | str,
+        body: str,
+        sender: str | None = None,
+        *,
+        parameters: Mapping[str, Mapping[str, str]] | None = None,
+        client_reference: str | None = None,
+        **fields: Any,
+    ) -> ApiObject:
+        """Send one batch (at most 1000 recipients) and return it, with its ``id``.
+
+        A ``client_reference`` is set when you give none, so that when the answer is lost (a
+        timeout, a dropped connection, a 5xx) the client can find out whether the batch was
+        accepted instead of sending it twice.
+        """
+        recipients = [to] if isinstance(to, str) else list(to)
+        if self.mode == "live":
+            _refuse_fictional(recipients)
+        payload = {"to": recipients, "body": body, **fields}
+        if sender is not None:
+            payload["from"] = sender
+        if parameters is not None:
+            payload["parameters"] = {k: dict(v) for k, v in parameters.items()}
+        payload["client_reference"] = client_reference or f"nb-{uuid.uuid4().hex}"
+        return self._send_once(payload)
+
+    def _send_once(self, payload: dict[str, Any]) -> ApiObject:
+        reference = payload["client_reference"]
+        started = time.time()
+        attempt = 0
+        while True:
+            try:
+                return self.request("POST", "/batches", json_body=payload, retry=False)
+            except (RequestTimeout, ConnectionFailed, ServerError) as error:
+                if isinstance(error, ConnectionFailed) and _cause_never_left(error):
+                    raise
+                try:
+                    existing = self.find_sent(reference, since=started)
+                except SmsApiError as lookup:
+                    raise SendOutcomeUnknown(
+                        f"The send failed ({error.args[0]}) and checking whether it arrived "
+                        f"failed too ({lookup.args[0]}).",
+                        method="POST",
+                        url=self._url("/batches"),
+                        hint=f"Before sending again, look for client_reference '{reference}' "
+                        "with client.find_sent(...).",
+                    ) from error
+                if existing is not None:
+                    return existing
+                if attempt >= self.retries:
+                    raise
+                attempt += 1
+                time.sleep(self._delay(attempt, None))
+
+    def find_sent(self, client_reference: str, since: float | None = None) -> ApiObject | None:
+        """The batch sent with this ``client_reference`` (since ``since``, a Unix time; default
+        the last 24 hours), or None when the API has none."""
+        since = time.time() - 86400 if since is None else since
+        start = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(since - 300))
+        found = self.request(
+            "GET",
+            "/batches",
+            params={"client_reference": client_reference, "start_date": start, "page_size": 1},
+        )
+        batches = found.get("batches", [])
+        return batches[0] if batches else None
+
+    def dry_run(
+        self,
+        to: Sequence[str],
+        body: str,
+        sender: str | None = None,
+        *,
+        parameters: Mapping[str, Mapping[str, str]] | None = None,
+        per_recipient: bool = True,
+        number_of_recipients: int = MAX_BATCH_RECIPIENTS,
+        **fields: Any,
+    ) -> ApiObject:
+        """What the API would send, without sending: parts, encoding and each final text."""
+        payload = {"to": list(to), "body": body, "from": sender or "dry-run", **fields}
+        if parameters is not None:
+            payload["parameters"] = {k: dict(v) for k, v in parameters.items()}
+        params = {"per_recipient": str(per_recipient).lower()}
+        if per_recipient:
+            params["number_of_recipients"] = number_of_recipients
+        return self.request(
+            "POST", "/batches/dry_run", json_body=payload, params=params, retry=True
+        )
+
+    def get_batch(self, batch_id: str) -> ApiObject:
+        return self.request("GET", f"/batches/{_segment(batch_id)}")
+
+    def list_batches(self, *, page_size: int = 100, **filters: Any) -> Iterator[ApiObject]:
+        """Every batch matching the filters (``from``, ``start_date``, ``end_date``,
+        ``client_reference``), newest first, fetching page after page as you iterate."""
+        yield from self._pages("/batches", "batches", page_size, filters)
+
+    def update_batch(self, batch_id: str, **fields: Any) -> ApiObject:
+        """Change a batch that has not been dispatched yet (``to_add``, ``to_remove``,
+        ``body``, ``send_at``, ...). ``None`` resets a field to its default."""
+        return self.request("POST", f"/batches/{_segment(batch_id)}", json_body=fields, retry=True)
+
+    def replace_batch(
+        self, batch_id: str, to: Sequence[str], body: str, sender: str | None = None, **fields
+    ) -> ApiObject:
+        payload = {"to": list(to), "body": body, **fields}
+        if sender is not None:
+            payload["from"] = sender
+        return self.request("PUT", f"/batches/{_segment(batch_id)}", json_body=payload)
+
+    def cancel_batch(self, batch_id: str) -> ApiObject:
+        return self.request("DELETE", f"/batches/{_segment(batch_id)}")
+
+    def send_delivery_feedback(self, batch_id: str, recipients: Sequence[str] = ()) -> None:
+        """Tell the API these recipients got the message (``[]`` = all of them)."""
+        self.request(
+            "POST",
+            f"/batches/{_segment(batch_id)}/delivery_feedback",
+            json_body={"recipients": list(recipients)},
+            retry=True,
+        )
+
+    # ------------------------------------------------------------------ delivery reports
+    def delivery_report(
+        self,
+        batch_id: str,
+        type: str = "summary",
+        status: Sequence[str] | None = None,
+        code: Sequence[int] | None = None,
+    ) -> ApiObject:
+        """The batch's report: counts per status (``summary``) or also the numbers (``full``)."""
+        params: dict[str, Any] = {"type": type}
+        if status:
+            params["status"] = ",".join(status)
+        if code:
+            params["code"] = ",".join(str(c) for c in code)
+        return self.request("GET", f"/batches/{_segment(batch_id)}/delivery_report", params=params)
+
+    def recipient_report(self, batch_id: str, recipient: str) -> ApiObject:
+        return self.request(
+            "GET", f"/batches/{_segment(batch_id)}/delivery_report/{_segment(recipient)}"
+        )
+
+    def list_delivery_reports(self, *, page_size: int = 100, **filters: Any) -> Iterator[ApiObject]:
+        """Recipient reports that reached a final status (filters: ``status``, ``code``,
+        ``start_date``, ``end_date``, ``client_reference``)."""
+        yield from self._pages("/delivery_reports", "delivery_reports", page_size, filters)
+
+    # ------------------------------------------------------------------ inbounds
+    def list_inbounds(self, *, page_size: int = 100, **filters: Any) -> Iterator[ApiObject]:
+        """Messages your numbers received (filters: ``to``, ``start_date``, ``end_date``)."""
+        yield from self._pages("/inbounds", "inbounds", page_size, filters)
+
+    def get_inbound(self, inbound_id: str) -> ApiObject:
+        return self.request("GET", f"/inbounds/{_segment(inbound_id)}")
+
+    # ------------------------------------------------------------------ groups
+    def create_group(self, name: str | None = None, members: Sequence[str] = (), **fields) -> Any:
+        payload = {"members": list(members), **fields}
+        if name is not None:
+            payload["name"] = name
+        return self.request("POST", "/groups", json_body=payload, retry=False)
+
+    def list_groups(self, *, page_size: int = 100) -> Iterator[ApiObject]:
+        yield from self._pages("/groups", "groups", page_size, {})
+
+    def get_group(self, group_id: str) -> ApiObject:
+        return self.request("GET", f"/groups/{_segment(group_id)}")
+
+    def update_group(self, group_id: str, **fields: Any) -> ApiObject:
+        """``add``, ``remove`` (numbers), ``name``, ``add_from_group``, ``remove_from_group``."""
+        return self.request("POST", f"/groups/{_segment(group_id)}", json_body=fields, retry=True)
+
+    def replace_group(self, group_id: str, members: Sequence[str], **fields: Any) -> ApiObject:
+        payload = {"members": list(members), **fields}
+        return self.request("PUT", f"/groups/{_segment(group_id)}", json_body=payload)
+
+    def delete_group(self, group_id: str) -> None:
+        self.request("DELETE", f"/groups/{_segment(group_id)}")
+
+    def group_members(self, group_id: str) -> list[str]:
+        return list(self.request("GET", f"/groups/{_segment(group_id)}/members"))
+
+    # ------------------------------------------------------------------ paging
+    def _pages(
+        self, path: str, key: str, page_size: int, filters: Mapping[str, Any]
+    ) -> Iterator[ApiObject]:
+        params = {k: _query_value(v) for k, v in filters.items() if v is not None}
+        page = 0
+        while True:
+            answer = self.request(
+                "GET", path, params={**params, "page": page, "page_size": page_size}
+            )
+            yield from answer[key]
+            if not answer[key] or (page + 1) * page_size >= answer["count"]:
+                return
+            page += 1
+
+    # ------------------------------------------------------------------ sandbox extras
+    @property
+    def sandbox_url(self) -> str | None:
+        """The sandbox's address in sandbox mode (None in live mode)."""
+        return self.credentials.origin if self.mode == "sandbox" else None
+
+    def _sandbox(self, method: str, path: str, **kwargs: Any) -> Any:
+        if self.sandbox_url is None:
+            raise SmsApiError(
+                "Phones and replies are a sandbox feature.",
+                hint="In live mode, look at your own phone and reply from it.",
+            )
+        answer = requests.request(method, f"{self.sandbox_url}/sandbox{path}", timeout=10, **kwargs)
+        if answer.status_code >= 400:
+            raise self._api_error(answer, method, answer.url)
+        return answer.json() if answer.content else None
+
+    def phone(self, number: str) -> pd.DataFrame:
+        """(Sandbox) what a virtual phone shows: messages received and replies sent."""
+        messages = self._sandbox(
+            "GET",
+            f"/handsets/{_segment(number)}",
+            params={"plan_id": self.credentials.service_plan_id},
+        )
+        return frame(messages, ["direction", "from", "to", "body"])
+
+    def show_phones(self, numbers: Sequence[str]) -> Any:
+        """(Sandbox) phone screens for these numbers, drawn in the notebook."""
+        from IPython.display import HTML
+
+        answer = requests.get(
+            f"{self.sandbox_url}/sandbox/phones",
+            params={
+                "numbers": ",".join(numbers),
+                "embed": "true",
+                "plan_id": self.credentials.service_plan_id,
+            },
+            timeout=10,
+        )
+        answer.raise_for_status()
+        return HTML(answer.text)
+
+    def reply_from(self, number: str, body: str) -> ApiObject:
+        """(Sandbox) make a phone answer the last message it got: it becomes an inbound."""
+        return _wrap(
+            self._sandbox(
+                "POST",
+                f"/handsets/{_segment(number)}/reply",
+                json={"body": body, "service_plan_id": self.credentials.service_plan_id},
+            )
+        )
+
+
+_FORBIDDEN_HINTS = {
+    "missing_callback_url": "You asked for delivery reports to be pushed but gave no "
+    "callback_url. Pass callback_url=..., or leave delivery_report unset and poll with "
+    "client.delivery_report(batch_id) (or wait_for_delivery).",
+    "batch_already_dispatched": "The batch has already left the queue, so it can no longer be "
+    "changed. Send a new batch instead (or cancel this one early next time).",
+    "unknown_group": "A group ID in 'to' (or in child_groups) does not exist for this service "
+    "plan. Create the group first, or check the ID.",
+    "conflict_group_name": "Another group already has that name; pick a different name.",
+    "syntax_invalid_json": "The body must be a JSON object; the helper functions build it for you.",
+}
+
+
+def _validation_hint(text: str) -> str:
+    if re.search(r"'(to|to_add|to_remove|members)\[\d+\]'", text):
+        return (
+            "Phone numbers must be international: +44 7700 900123 or 447700900123, not "
+            "07700 900123. load_recipients(..., default_region='GB') converts them for you."
+        )
+    if "parameters" in text:
+        return (
+            "Parameter keys may use A-Z, a-z, 0-9, '_', '.', '-' (up to 16); each value maps a "
+            "phone number (or 'default') to text. parameters_from_frame() builds this shape."
+        )
+    return "The API's text names the field to fix."
+
+
+def _segment(value: str) -> str:
+    """A path segment, escaped (``+`` becomes ``%2B``)."""
+    from urllib.parse import quote
+
+    if not isinstance(value, str) or not value:
+        raise ValueError("An ID or number is required here.")
+    return quote(value, safe="")
+
+
+def _query_value(value: Any) -> Any:
+    if isinstance(value, list | tuple | set):
+        return ",".join(str(v) for v in value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def _seconds(header: str | None) -> float | None:
+    try:
+        return float(header) if header else None
+    except ValueError:
+        return None
+
+
+def _never_left(exc: Exception) -> bool:
+    """True when the request certainly never reached the server (no connection was made)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = exc
+    while reason is not None:
+        name = type(reason).__name__
+        if name in ("NewConnectionError", "NameResolutionError", "ConnectionRefusedError"):
+            return True
+        reason = reason.__context__ or reason.__cause__ or getattr(reason, "reason", None)
+        if isinstance(reason, str):
+            return False
+    return False
+
+
+def _cause_never_left(error: SmsApiError) -> bool:
+    cause = error.__cause__
+    return isinstance(cause, Exception) and _never_left(cause)
+
+
+def _refuse_fictional(recipients: Sequence[str]) -> None:
+    fictional = [r for r in recipients if FICTIONAL.fullmatch(re.sub(r"[\s\-()]", "", r))]
+    if fictional:
+        raise ValidationError(
+            f"{len(fictional)} recipient(s) are fictional numbers ({fictional[0]}, ...) that no "
+            "phone can receive.",
+            hint="In live mode, send to your own numbers: set SINCH_TEST_NUMBERS (comma-separated)"
+            " and use my_numbers(). The sample files only work in the sandbox.",
+        )
+
+
+# =============================================================================== live-mode numbers
+
+
+def my_numbers(client: SmsClient, sandbox_numbers: Sequence[str]) -> list[str]:
+    """Who a notebook may send to: the sample numbers in the sandbox; in live mode only the
+    numbers you configured as your own in ``SINCH_TEST_NUMBERS`` (empty if none)."""
+    if client.mode == "sandbox":
+        return list(sandbox_numbers)
+    configured = _first(read_settings(), "SINCH_TEST_NUMBERS") or ""
+    return [n.strip() for n in configured.split(",") if n.strip()]
+
+
+def my_sender(client: SmsClient, sandbox_sender: str = "+447700900100") -> str:
+    """The sender to use: ``SINCH_FROM`` in live mode, a fictional number in the sandbox."""
+    if client.mode == "sandbox":
+        return sandbox_sender
+    return _first(read_settings(), "SINCH_FROM") or sandbox_sender
+
+
+def ready_to_send(client: SmsClient, numbers: Sequence[str]) -> bool:
+    """False (with an explanation) when a live notebook has nobody it may send to."""
+    if numbers:
+        return True
+    print(
+        "Skipping this send: in live mode the notebooks only send to numbers you list as your "
+        "own in SINCH_TEST_NUMBERS (and from SINCH_FROM). Set them and run the cell again."
+    )
+    return False
+
+
+# =============================================================================== credentials form
+
+_NO_WIDGETS_TEXT = (
+    "Credentials form (needs a Jupyter front end with widgets). Without one, set the "
+    "environment variables SINCH_SERVICE_PLAN_ID, SINCH_API_TOKEN and SINCH_REGION (or put them "
+    "in a .env file, see .env.example) and restart the kernel. With nothing set, the notebooks "
+    "use the offline sandbox."
+)
+
+
+class CredentialsForm:
+    """An ipywidgets form for the service plan ID, API token and region.
+
+    After **Connect** the token is read into :attr:`credentials` and the password box is
+    emptied at once, so neither the notebook file nor saved widget state can hold it. Nothing
+    waits for the form: if it is never filled in, :attr:`credentials` stays ``None`` and
+    :func:`connect` falls back to the environment, then to the sandbox.
+    """
+
+    def __init__(self) -> None:
+        import ipywidgets as widgets
+
+        self.credentials: Credentials | None = None
+        style = {"description_width": "140px"}
+        layout = widgets.Layout(width="460px")
+        self.plan = widgets.Text(description="Service plan ID", style=style, layout=layout)
+        self.token = widgets.Password(description="API token", style=style, layout=layout)
+        self.region = widgets.Dropdown(
+            options=list(REGIONS), value="us", description="Region", style=style
+        )
+        self.button = widgets.Button(description="Connect", button_style="primary", icon="plug")
+        self.status = widgets.HTML(value="")
+        self.button.on_click(lambda _: self.submit())
+        self.box = widgets.VBox([self.plan, self.token, self.region, self.button, self.status])
+
+    def submit(self) -> Credentials | None:
+        """Read the fields, forget the token in the widget, and check the credentials."""
+        token, self.token.value = self.token.value, ""
+        try:
+            candidate = Credentials(self.plan.value, token, region=self.region.value)
+        except CredentialsError as error:
+            self._show(False, f"{error.args[0]} {error.hint or ''}")
+            return None
+        client = SmsClient(candidate, timeout=10, retries=0)
+        try:
+            client.request("GET", "/batches", params={"page_size": 1})
+        except SmsApiError as error:
+            self._show(False, f"{error.args[0]}<br>{error.hint or ''}")
+            return None
+        finally:
+            client.close()
+        self.credentials = candidate
+        self._show(
+            True,
+            f"Connected to service plan {candidate.service_plan_id} in region "
+            f"'{candidate.region}'. Now run <code>connect(form.credentials)</code>.",
+        )
+        return candidate
+
+    def _show(self, ok: bool, message: str) -> None:
+        colour = "#1a7f37" if ok else "#b42318"
+        self.status.value = f"<span style='color:{colour}'>{message}</span>"
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        bundle = self.box._repr_mimebundle_(**kwargs)
+        if isinstance(bundle, tuple):
+            bundle = bundle[0]
+        return {**bundle, "text/plain": _NO_WIDGETS_TEXT}
+
+
+def credentials_form() -> CredentialsForm | None:
+    """Show the credentials form; returns it (or None, with instructions, without ipywidgets)."""
+    try:
+        return CredentialsForm()
+    except ImportError:
+        print(_NO_WIDGETS_TEXT)
+        return None
+
+
+# =============================================================================== phone numbers
+
+_IGNORED_IN_NUMBERS = r"[\s\-().\u00a0/]"
+# Arrow-backed strings run each regular expression over a whole column in C++ (RE2).
+_TEXT = pd.StringDtype("pyarrow")
+_NUMBER_KINDS = (
+    ("mobile", "mobile"),
+    ("fixed_line", "landline"),
+    ("voip", "VoIP"),
+    ("personal_number", "personal"),
+    ("toll_free", "toll-free"),
+    ("premium_rate", "premium-rate"),
+    ("shared_cost", "shared-cost"),
+    ("uan", "UAN"),
+    ("voicemail", "voicemail"),
+    ("pager", "pager"),
+)
+_SMS_CAPABLE = frozenset({"mobile", "VoIP", "personal"})
+
+
+def _matching(numbers: pd.Series, description: Any, general: Any) -> pd.Series:
+    """Which national numbers fit one libphonenumber description (pattern and lengths)."""
+    pattern = getattr(description, "national_number_pattern", None)
+    if pattern is None or numbers.empty:
+        return pd.Series(False, index=numbers.index)
+    lengths = [n for n in (description.possible_length or general.possible_length) if n > 0]
+    fits = numbers.str.len().isin(lengths) if lengths else pd.Series(True, index=numbers.index)
+    fits &= numbers.str.fullmatch(pattern).fillna(False).astype(bool)
+    return fits
+
+
+def _kinds_for_country(national: pd.Series, country_code: int) -> pd.Series:
+    """'mobile', 'landline', 'toll-free', ... or 'invalid', using libphonenumber's metadata,
+    one regular expression over the whole column at a time."""
+    import phonenumbers
+    from phonenumbers import PhoneMetadata
+
+    kinds = pd.Series("invalid", index=national.index, dtype=object)
+    for region in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(country_code, ()):
+        metadata = PhoneMetadata.metadata_for_region_or_calling_code(country_code, region)
+        if metadata is None:
+            continue
+        open_rows = kinds == "invalid"
+        general = _matching(national[open_rows], metadata.general_desc, metadata.general_desc)
+        candidates = national[open_rows][general]
+        for attribute, label in _NUMBER_KINDS:
+            if candidates.empty:
+                break
+            found = _matching(candidates, getattr(metadata, attribute), metadata.general_desc)
+            kinds.loc[found[found].index] = label
+            candidates = candidates[~found]
+    return kinds
+
+
+def normalise_numbers(raw: pd.Series, default_region: str | None = None) -> pd.DataFrame:
+    """E.164 numbers and a problem (or NA) for each raw phone number, vectorised.
+
+    International numbers (``+44 7700 900123``, ``0044...``) are read as they are; national ones
+    (``07700 900123``) need ``default_region`` (``"GB"``). Numbers in ranges reserved for fiction
+    count as valid (they only work in the sandbox).
+    """
+    import phonenumbers
+
+    text = raw.astype(_TEXT).str.strip()
+    missing = text.isna() | (text == "")
+    digits = pd.Series(pd.NA, index=text.index, dtype=_TEXT)
+    problem = pd.Series(pd.NA, index=text.index, dtype=_TEXT)
+    problem[missing] = "no phone number"
+
+    clean = text.str.fullmatch(r"\+[1-9][0-9]{6,14}").fillna(False).astype(bool)
+    digits[clean] = text[clean].str[1:]
+    rest = ~clean & ~missing
+    squeezed = text[rest].str.replace(_IGNORED_IN_NUMBERS, "", regex=True)
+    plus = squeezed.str.startswith("+")
+    double_zero = squeezed.str.startswith("00")
+    digits[plus[plus].index] = squeezed[plus].str[1:]
+    digits[double_zero[double_zero].index] = squeezed[double_zero].str[2:]
+    national = squeezed[~plus & ~double_zero]
+    if default_region is None:
+        problem[national.index] = (
+            "'" + text[national.index] + "' has no country code: write it as +<country code>"
+            "<number>, or pass default_region (for example 'GB')"
+        )
+    else:
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region(default_region.upper())
+        if metadata is None:
+            raise RecipientsError(
+                f"Unknown default_region {default_region!r}: use a two-letter ISO country "
+                "code such as 'GB', 'US', 'SE' or 'DE'."
+            )
+        prefix = metadata.national_prefix or ""
+        stripped = national.str.removeprefix(prefix) if prefix else national
+        digits[national.index] = str(metadata.country_code) + stripped
+
+    looks_numeric = digits.str.fullmatch(r"[1-9][0-9]{5,16}").fillna(False).astype(bool)
+    garbage = digits.notna() & ~looks_numeric & problem.isna()
+    problem[garbage] = "'" + text[garbage] + "' is not a phone number"
+    digits[~looks_numeric] = pd.NA
+
+    codes = pd.Series(pd.NA, index=text.index, dtype=_TEXT)
+    known = {str(code) for code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE}
+    for size in (3, 2, 1):  # country codes are prefix-free: at most one length matches
+        head = digits.str[:size]
+        codes[head.isin(known).fillna(False).astype(bool)] = head
+    unknown = digits.notna() & codes.isna()
+    problem[unknown] = "'" + text[unknown] + "' starts with no known country code"
+
+    fictional = ("+" + digits).str.fullmatch(FICTIONAL.pattern).fillna(False).astype(bool)
+    kinds = pd.Series(pd.NA, index=text.index, dtype=object)
+    for code in codes.dropna().unique():
+        rows = (codes == code).fillna(False).astype(bool) & ~fictional
+        kinds[rows] = _kinds_for_country(digits[rows].str[len(code) :], int(code))
+    e164 = "+" + digits
+    invalid = (kinds == "invalid").fillna(False).astype(bool)
+    problem[invalid] = e164[invalid] + " is not a valid phone number"
+    no_sms = kinds.notna() & ~kinds.isin(_SMS_CAPABLE | {"invalid"})
+    problem[no_sms] = (
+        e164[no_sms] + " is a " + kinds[no_sms].astype(str) + " number: SMS cannot reach it"
+    )
+    e164[problem.notna()] = pd.NA
+    return pd.DataFrame({"e164": e164, "problem": problem})
+
+
+def _sniff_separator(source: Any, encoding: str) -> tuple[Any, str]:
+    """The separator (``,`` ``;`` tab or ``|``) that the header line uses most.
+
+    Returns a source pandas can still read from the start (a path, or the buffer's text).
+    """
+    if isinstance(source, str | os.PathLike):
+        with open(source, encoding=encoding, errors="replace") as handle:
+            head = handle.read(65536)
+    else:
+        text = source.read()
+        if isinstance(text, bytes):
+            text = text.decode(encoding, errors="replace").removeprefix("\ufeff")
+        source, head = io.StringIO(text), text[:65536]
+    header = next((line for line in head.splitlines() if line.strip()), "")
+    counts = {sep: header.count(sep) for sep in (",", ";", "\t", "|")}
+    return source, max(counts, key=counts.get) if any(counts.values()) else ","
+
+
+def load_recipients(
+    path_or_buffer: str | os.PathLike[str] | io.IOBase,
+    phone_column: str = "phone",
+    default_region: str | None = None,
+    *,
+    sep: str | None = None,
+    encoding: str = "utf-8-sig",
+) -> pd.DataFrame:
+    """Read a recipients CSV and check every number; no row is dropped.
+
+    Every column is read as text (so ``+`` and leading zeros survive); a byte-order mark, ``;``
+    or tab separators and blank lines are handled. The result has the file's columns plus
+    ``e164`` (the number in international form), ``valid`` and ``problem`` (what is wrong with
+    the row, in words: missing, not a number, no country code, invalid, landline, duplicate).
+    The index is the data row number, counting from 1 below the header.
+    """
+    source, sniffed = _sniff_separator(path_or_buffer, encoding)
+    table = pd.read_csv(
+        source,
+        sep=sep or sniffed,
+        dtype=str,
+        keep_default_na=False,
+        na_values=[""],
+        skip_blank_lines=True,
+        skipinitialspace=True,
+        encoding=encoding,
+    )
+    table.columns = [str(c).strip() for c in table.columns]
+    return check_recipients(table, phone_column, default_region)
+
+
+def check_recipients(
+    table: pd.DataFrame, phone_column: str = "phone", default_region: str | None = None
+) -> pd.DataFrame:
+    """Add ``e164``, ``valid`` and ``problem`` to a frame of recipients (see load_recipients)."""
+    if phone_column not in table.columns:
+        raise RecipientsError(
+            f"No column named {phone_column!r}; the columns are {list(table.columns)}. "
+            "Pass phone_column='...' to say which one holds the numbers."
+        )
+    table = table.copy()
+    table.index = pd.RangeIndex(1, len(table) + 1, name="row")
+    checked = normalise_numbers(table[phone_column], default_region)
+    repeat = checked["e164"].notna() & checked["e164"].duplicated(keep="first")
+    if repeat.any():
+        first_row = (
+            pd.Series(checked.index, index=checked.index)
+            .groupby(checked["e164"])
+            .transform("first")
+            .astype("Int64")
+        )
+        checked.loc[repeat, "problem"] = (
+            "duplicate of row "
+            + first_row[repeat].astype(str)
+            + " ("
+            + checked["e164"][repeat]
+            + ")"
+        )
+        checked.loc[repeat, "e164"] = pd.NA
+    table["e164"] = checked["e164"]
+    table["valid"] = checked["problem"].isna()
+    table["problem"] = checked["problem"]
+    return table
+
+
+def recipients_report(recipients: pd.DataFrame) -> pd.DataFrame:
+    """The rows that will not be sent and why; empty when every row is fine."""
+    bad = recipients.loc[~recipients["valid"]]
+    return bad.drop(columns=["e164", "valid"])
+
+
+# =============================================================================== parameters
+
+_DERIVED = ("e164", "valid", "problem")
+
+
+def parameters_from_frame(
+    recipients: pd.DataFrame,
+    columns: Sequence[str] | Mapping[str, str] | None = None,
+    defaults: Mapping[str, str] | None = None,
+    *,
+    phone_column: str = "e164",
+) -> dict[str, dict[str, str]]:
+    """The API's ``parameters``: ``{key: {number: value, ..., "default": ...}}``.
+
+    One key per column (``columns`` may map column names to keys); only valid rows count, and
+    missing or blank cells are left out so that the ``default`` applies to those recipients.
+    """
+    rows = recipients.loc[recipients["valid"]] if "valid" in recipients else recipients
+    if columns is None:
+        columns = [c for c in recipients.columns if c not in (*_DERIVED, "phone", phone_column)]
+    keys = dict(columns) if isinstance(columns, Mapping) else {c: c for c in columns}
+    defaults = dict(defaults or {})
+    numbers = rows[phone_column].astype(_TEXT)
+    result: dict[str, dict[str, str]] = {}
+    for column, key in keys.items():
+        if not PARAMETER_KEY.fullmatch(key):
+            suggestion = re.sub(r"[^A-Za-z0-9_.\-]", "_", key)[:16] or "value"
+            raise RecipientsError(
+                f"{key!r} cannot be a parameter key (use 1-16 of A-Z a-z 0-9 _ . -). Rename it: "
+                f"columns={{{column!r}: {suggestion!r}}}."
+            )
+        values = rows[column].astype(_TEXT)
+        present = (values.str.strip() != "").fillna(False).astype(bool)
+        # tolist() converts a whole Arrow column at once; iterating it would go item by item.
+        pairs = zip(numbers[present].tolist(), values[present].tolist(), strict=True)
+        result[key] = dict(pairs)
+        if key in defaults:
+            result[key]["default"] = defaults[key]
+    unknown = set(defaults) - set(result)
+    for key in unknown:
+        result[key] = {"default": defaults[key]}
+    return result
+
+
+_PLAIN_INTERNATIONAL = re.compile(r"\+?([0-9]+)")
+_IGNORED_PATTERN = re.compile(_IGNORED_IN_NUMBERS)
+
+
+def _normalised(number: str) -> str:
+    """Bare digits, the way the API compares numbers (``+``/``00`` and separators dropped)."""
+    plain = _PLAIN_INTERNATIONAL.fullmatch(number)
+    if plain and not number.startswith("00"):
+        return plain.group(1)
+    squeezed = _IGNORED_PATTERN.sub("", str(number))
+    if squeezed.startswith("+"):
+        return squeezed[1:]
+    return squeezed[2:] if squeezed.startswith("00") else squeezed
+
+
+def check_message(
+    body: str,
+    to: Sequence[str],
+    parameters: Mapping[str, Mapping[str, str]] | None = None,
+) -> pd.DataFrame:
+    """Problems to fix before sending, as a table (empty when there are none).
+
+    Finds placeholders with no parameter, parameters the body never uses, per-recipient values
+    for numbers that are not recipients, recipients who would get no value and no default (the
+    API aborts those with code 405), invalid keys, and bodies or values that are too long.
+    """
+    parameters = parameters or {}
+    problems: list[tuple[str, str, str]] = []
+    used = set(PLACEHOLDER.findall(body))
+    recipients = {_normalised(n): n for n in to}
+    if len(body) > MAX_BODY_LENGTH:
+        problems.append(
+            (
+                "error",
+                f"The body is {len(body)} characters; the API allows {MAX_BODY_LENGTH}.",
+                "Shorten the message.",
+            )
+        )
+    for match in NEAR_PLACEHOLDER.finditer(body):
+        inner = next(g for g in match.groups() if g is not None)
+        if match.group(0).startswith("${") and PARAMETER_KEY.fullmatch(inner):
+            continue
+        problems.append(
+            (
+                "warning",
+                f"{match.group(0)!r} looks like a placeholder but is not "
+                "one, so it is sent as written.",
+                "Placeholders are written ${key}, with a key of 1-16 letters, digits, "
+                "'_', '.' or '-'.",
+            )
+        )
+    for key in sorted(used - set(parameters)):
+        problems.append(
+            (
+                "error",
+                f"${{{key}}} has no entry in parameters: every recipient would "
+                "be aborted (code 405).",
+                f"Add parameters[{key!r}] with values or a 'default'.",
+            )
+        )
+    for key, values in parameters.items():
+        if not PARAMETER_KEY.fullmatch(str(key)):
+            problems.append(
+                ("error", f"{key!r} is not a valid parameter key.", "Use 1-16 of A-Z a-z 0-9 _ . -")
+            )
+        if key not in used:
+            problems.append(
+                (
+                    "warning",
+                    f"parameters[{key!r}] is never used in the body.",
+                    f"Add ${{{key}}} to the body, or drop the parameter.",
+                )
+            )
+        strangers = [k for k in values if k != "default" and _normalised(k) not in recipients]
+        if strangers:
+            problems.append(
+                (
+                    "warning",
+                    f"parameters[{key!r}] has values for {len(strangers)} "
+                    f"number(s) not in 'to', e.g. {strangers[0]}.",
+                    "Use the same numbers as keys as in 'to' (a typo or an old list?).",
+                )
+            )
+        long_values = [k for k, v in values.items() if len(str(v)) > MAX_PARAMETER_VALUE]
+        if long_values:
+            problems.append(
+                (
+                    "error",
+                    f"parameters[{key!r}] has values over {MAX_PARAMETER_VALUE} characters.",
+                    "Shorten them.",
+                )
+            )
+        if key in used and "default" not in values:
+            given = {_normalised(k) for k in values}
+            uncovered = [n for d, n in recipients.items() if d not in given]
+            if uncovered:
+                problems.append(
+                    (
+                        "error",
+                        f"{len(uncovered)} recipient(s) have no value for "
+                        f"${{{key}}} and there is no default, e.g. {uncovered[0]}: "
+                        "they would be aborted (code 405).",
+                        f"Add parameters[{key!r}]['default'], or values for them.",
+                    )
+                )
+    return pd.DataFrame(problems, columns=["severity", "problem", "fix"])
+
+
+class _ParameterIndex:
+    """``parameters`` indexed by normalised number once, so that slicing it for each batch of a
+    bulk send costs only that batch's recipients."""
+
+    def __init__(self, parameters: Mapping[str, Mapping[str, str]] | None) -> None:
+        self.parameters = parameters or {}
+        self._by_number = {
+            key: {_normalised(k): (k, v) for k, v in values.items() if k != "default"}
+            for key, values in self.parameters.items()
+        }
+
+    def slice(self, numbers: Sequence[str]) -> dict[str, dict[str, str]] | None:
+        """The part of ``parameters`` that concerns these recipients (plus every default)."""
+        if not self.parameters:
+            return None
+        wanted = [_normalised(n) for n in numbers]
+        sliced = {}
+        for key, values in self.parameters.items():
+            index = self._by_number[key]
+            entry = dict(index[n] for n in wanted if n in index)
+            if "default" in values:
+                entry["default"] = values["default"]
+            sliced[key] = entry
+        return sliced
+
+
+def _chunks(items: Sequence[str], size: int) -> list[list[str]]:
+    return [list(items[i : i + size]) for i in range(0, len(items), size)]
+
+
+def _numbers(recipients: pd.DataFrame | pd.Series | Sequence[str]) -> list[str]:
+    if isinstance(recipients, pd.DataFrame):
+        column = "e164" if "e164" in recipients else "phone"
+        rows = recipients.loc[recipients["valid"]] if "valid" in recipients else recipients
+        return rows[column].astype(str).tolist()
+    if isinstance(recipients, pd.Series):
+        return recipients.dropna().astype(str).tolist()
+    return [str(n) for n in recipients]
+
+
+def preview(
+    client: SmsClient,
+    body: str,
+    to: pd.DataFrame | Sequence[str],
+    parameters: Mapping[str, Mapping[str, str]] | None = None,
+    sender: str | None = None,
+) -> pd.DataFrame:
+    """Each recipient's final text, encoding and parts, straight from the API's dry run."""
+    rows = []
+    index = _ParameterIndex(parameters)
+    for chunk in _chunks(_numbers(to), MAX_BATCH_RECIPIENTS):
+        result = client.dry_run(chunk, body, sender, parameters=index.slice(chunk))
+        rows.extend(result.get("per_recipient", []))
+    table = frame(rows, ["recipient", "body", "encoding", "number_of_parts"])
+    return table.rename(columns={"body": "text", "number_of_parts": "parts"})
+
+
+# =============================================================================== bulk sending
+
+
+def _fingerprint(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _read_journal(path: Path) -> dict[str, dict[str, Any]]:
+    """Accepted chunks by fingerprint; a torn last line (a crash mid-write) is ignored."""
+    done: dict[str, dict[str, Any]] = {}
+    if not path.exists():
+        return done
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        done[entry["fingerprint"]] = entry
+    return done
+
+
+def _progress(total: int, description: str, enabled: bool = True):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=description, unit="msg", disable=not enabled, leave=True)
+
+
+def send_bulk(
+    client: SmsClient,
+    recipients: pd.DataFrame | pd.Series | Sequence[str],
+    body: str,
+    sender: str | None = None,
+    parameters: Mapping[str, Mapping[str, str]] | None = None,
+    batch_size: int = MAX_BATCH_RECIPIENTS,
+    journal: str | os.PathLike[str] | None = None,
+    *,
+    progress: bool = True,
+    **fields: Any,
+) -> pd.DataFrame:
+    """Send to any number of recipients in batches of at most ``batch_size`` (≤ 1000).
+
+    Each batch carries only its recipients' slice of ``parameters``. With a ``journal`` file,
+    every accepted batch is recorded as it goes; run the same call again after a crash or an
+    interrupt and only the batches not yet accepted are sent. Returns one row per batch.
+    """
+    if not 1 <= batch_size <= MAX_BATCH_RECIPIENTS:
+        raise ValueError(f"batch_size must be 1 to {MAX_BATCH_RECIPIENTS}, not {batch_size}.")
+    numbers = _numbers(recipients)
+    chunks = _chunks(numbers, batch_size)
+    job = _fingerprint(body, sender, numbers, fields)[:12]
+    path = Path(journal) if journal is not None else None
+    done = _read_journal(path) if path else {}
+    resuming = bool(done)
+    by_number = _ParameterIndex(parameters)
+    rows: list[dict[str, Any]] = []
+    with _progress(len(numbers), "Sending", progress) as bar:
+        for index, chunk in enumerate(chunks, start=1):
+            sliced = by_number.slice(chunk)
+            fingerprint = _fingerprint(job, index, chunk, sliced)
+            reference = f"bulk-{job}-{index}"
+            entry = done.get(fingerprint)
+            state = "already sent"
+            if entry is None:
+                try:
+                    batch = (
+                        client._find_sent(reference, time.time() - 86400, SmsApiError(""))
+                        if resuming
+                        else None
+                    )
+                    if batch is None:
+                        batch = client.send_batch(
+                            chunk,
+                            body,
+                            sender,
+                            parameters=sliced,
+                            client_reference=reference,
+                            **fields,
+                        )
+                        state = "sent"
+                except SmsApiError as error:
+                    raise _interrupted(error, rows, index, len(chunks), path) from error
+                entry = {
+                    "fingerprint": fingerprint,
+                    "batch": index,
+                    "batch_id": batch["id"],
+                    "recipients": len(chunk),
+                    "client_reference": reference,
+                }
+                if path is not None:
+                    with path.open("a", encoding="utf-8") as handle:
+                        handle.write(json.dumps(entry) + "\n")
+                        handle.flush()
+                        os.fsync(handle.fileno())
+            rows.append(
+                {
+                    **{
+                        k: entry[k] for k in ("batch", "batch_id", "recipients", "client_reference")
+                    },
+                    "state": state,
+                }
+            )
+            bar.update(len(chunk))
+    return frame(rows, ["batch", "recipients", "batch_id", "client_reference", "state"])
+
+
+def _interrupted(
+    error: SmsApiError, rows: list[dict], index: int, total: int, path: Path | None
+) -> BulkSendInterrupted:
+    again = (
+        (
+            f"Run the same send_bulk call again with journal={str(path)!r}: batches already "
+            "accepted are skipped."
+        )
+        if path
+        else ("Pass journal='bulk.jsonl' so that a rerun skips the batches already accepted.")
+    )
+    stopped = BulkSendInterrupted(
+        f"Batch {index} of {total} failed: {error.args[0]}",
+        status=error.status,
+        code=error.code,
+        text=error.text,
+        method=error.method,
+        url=error.url,
+        hint=f"{error.hint or ''} {again}".strip(),
+    )
+    stopped.sent = frame(rows, ["batch", "recipients", "batch_id", "client_reference", "state"])
+    return stopped
+
+
+# =============================================================================== delivery
+
+
+def _final_count(report: Mapping[str, Any]) -> int:
+    return sum(s["count"] for s in report.get("statuses", []) if s["status"] in FINAL_STATUSES)
+
+
+def wait_for_delivery(
+    client: SmsClient,
+    batch_id: str,
+    timeout: float = 60.0,
+    poll_interval: float = 0.5,
+    progress: bool = True,
+) -> ApiObject:
+    """Poll the batch's report until every recipient has a final status or ``timeout`` passes.
+
+    Prints which of the two happened and returns the last summary report; its ``finished``
+    attribute is True when every recipient reached a final status.
+    """
+    deadline = time.monotonic() + timeout
+    report = client.delivery_report(batch_id)
+    total = report["total_message_count"]
+    with _progress(total, "Final", progress) as bar:
+        while True:
+            final = _final_count(report)
+            bar.update(final - bar.n)
+            if final >= total or time.monotonic() >= deadline:
+                break
+            time.sleep(min(poll_interval, max(0.0, deadline - time.monotonic())))
+            report = client.delivery_report(batch_id)
+    finished = final >= total
+    report.finished = finished
+    if finished:
+        print(f"All {total} recipient(s) of batch {batch_id} reached a final status.")
+    else:
+        waiting = ", ".join(
+            f"{s['count']} {s['status']}"
+            for s in report["statuses"]
+            if s["status"] not in FINAL_STATUSES
+        )
+        print(
+            f"Stopped waiting after {timeout:g} s: {total - final} of {total} recipient(s) "
+            f"still in progress ({waiting}). Call wait_for_delivery again to keep waiting."
+        )
+    return report
+
+
+def delivery_frame(report: Mapping[str, Any] | Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """Delivery reports as a table.
+
+    A ``full`` batch report gives one row per recipient; a summary gives one row per status; a
+    list of recipient reports (``list_delivery_reports``) gives one row per report.
+    """
+    if isinstance(report, Mapping):
+        if report.get("type") == "recipient_delivery_report_sms":
+            return delivery_frame([report])
+        rows = []
+        for status in report.get("statuses", []):
+            if "recipients" in status:
+                rows += [
+                    {
+                        "batch_id": report["batch_id"],
+                        "recipient": number,
+                        "status": status["status"],
+                        "code": status["code"],
+                    }
+                    for number in status["recipients"]
+                ]
+            else:
+                rows.append(
+                    {
+                        "batch_id": report["batch_id"],
+                        "status": status["status"],
+                        "code": status["code"],
+                        "count": status["count"],
+                    }
+                )
+        return pd.DataFrame(rows)
+    columns = ["batch_id", "recipient", "status", "code", "at"]
+    return frame(report, columns)
+
+
+STATUS_COLOURS = {
+    "Delivered": "#2e7d32",
+    "Dispatched": "#64b5f6",
+    "Queued": "#bdbdbd",
+    "Failed": "#c62828",
+    "Expired": "#ef6c00",
+    "Rejected": "#8e24aa",
+    "Aborted": "#6d4c41",
+    "Cancelled": "#757575",
+    "Deleted": "#455a64",
+    "Unknown": "#fbc02d",
+}
+
+
+def plot_delivery(report: Any, ax: Any = None, title: str | None = None) -> Any:
+    """A bar chart of recipients per status (from a report or a :func:`delivery_frame`)."""
+    import matplotlib.pyplot as plt
+
+    table = report if isinstance(report, pd.DataFrame) else delivery_frame(report)
+    counts = (
+        table.groupby("status")["count"].sum()
+        if "count" in table
+        else table["status"].value_counts()
+    )
+    counts = counts.sort_values()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 0.45 * len(counts) + 1))
+    ax.barh(
+        counts.index, counts.values, color=[STATUS_COLOURS.get(s, "#90a4ae") for s in counts.index]
+    )
+    for y, value in enumerate(counts.values):
+        ax.text(value, y, f" {value}", va="center")
+    ax.set_xlabel("recipients")
+    ax.set_title(title or "Delivery status")
+    ax.spines[["top", "right"]].set_visible(False)
+    return ax
