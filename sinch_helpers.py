@@ -306,7 +306,7 @@ def _html(value: Any) -> str:
 
 def _wrap(value: Any) -> Any:
     if isinstance(value, dict):
-        return ApiObject(value)
+        return ApiObject({k: _wrap(v) for k, v in value.items()})
     if isinstance(value, list):
         return [_wrap(v) for v in value]
     return value
@@ -947,10 +947,11 @@ class CredentialsForm:
     :func:`connect` falls back to the environment, then to the sandbox.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, base_url: str | None = None) -> None:
         import ipywidgets as widgets
 
         self.credentials: Credentials | None = None
+        self.base_url = base_url
         style = {"description_width": "140px"}
         layout = widgets.Layout(width="460px")
         self.plan = widgets.Text(description="Service plan ID", style=style, layout=layout)
@@ -967,7 +968,9 @@ class CredentialsForm:
         """Read the fields, forget the token in the widget, and check the credentials."""
         token, self.token.value = self.token.value, ""
         try:
-            candidate = Credentials(self.plan.value, token, region=self.region.value)
+            candidate = Credentials(
+                self.plan.value, token, region=self.region.value, base_url=self.base_url
+            )
         except CredentialsError as error:
             self._show(False, f"{error.args[0]} {error.hint or ''}")
             return None
@@ -998,10 +1001,14 @@ class CredentialsForm:
         return {**bundle, "text/plain": _NO_WIDGETS_TEXT}
 
 
-def credentials_form() -> CredentialsForm | None:
-    """Show the credentials form; returns it (or None, with instructions, without ipywidgets)."""
+def credentials_form(base_url: str | None = None) -> CredentialsForm | None:
+    """Show the credentials form; returns it (or None, with instructions, without ipywidgets).
+
+    ``base_url`` (or ``SINCH_BASE_URL``) sends the check somewhere other than the region's
+    standard host, for example a workshop's sandbox.
+    """
     try:
-        return CredentialsForm()
+        return CredentialsForm(base_url or _first(read_settings(), "SINCH_BASE_URL"))
     except ImportError:
         print(_NO_WIDGETS_TEXT)
         return None
@@ -1085,6 +1092,9 @@ def normalise_numbers(raw: pd.Series, default_region: str | None = None) -> pd.D
     digits[plus[plus].index] = squeezed[plus].str[1:]
     digits[double_zero[double_zero].index] = squeezed[double_zero].str[2:]
     national = squeezed[~plus & ~double_zero]
+    words = ~national.str.fullmatch(r"[0-9]+").fillna(False).astype(bool)
+    problem[words[words].index] = "'" + text[words[words].index] + "' is not a phone number"
+    national = national[~words]
     if default_region is None:
         problem[national.index] = (
             "'" + text[national.index] + "' has no country code: write it as +<country code>"
@@ -1101,10 +1111,13 @@ def normalise_numbers(raw: pd.Series, default_region: str | None = None) -> pd.D
         stripped = national.str.removeprefix(prefix) if prefix else national
         digits[national.index] = str(metadata.country_code) + stripped
 
-    looks_numeric = digits.str.fullmatch(r"[1-9][0-9]{5,16}").fillna(False).astype(bool)
-    garbage = digits.notna() & ~looks_numeric & problem.isna()
+    all_digits = digits.str.fullmatch(r"[0-9]+").fillna(False).astype(bool)
+    garbage = digits.notna() & ~all_digits & problem.isna()
     problem[garbage] = "'" + text[garbage] + "' is not a phone number"
-    digits[~looks_numeric] = pd.NA
+    plausible = digits.str.fullmatch(r"[1-9][0-9]{5,16}").fillna(False).astype(bool)
+    wrong_length = all_digits & ~plausible & problem.isna()
+    problem[wrong_length] = "+" + digits[wrong_length] + " is not a valid phone number"
+    digits[~plausible] = pd.NA
 
     codes = pd.Series(pd.NA, index=text.index, dtype=_TEXT)
     known = {str(code) for code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE}
@@ -1492,11 +1505,8 @@ def send_bulk(
             state = "already sent"
             if entry is None:
                 try:
-                    batch = (
-                        client._find_sent(reference, time.time() - 86400, SmsApiError(""))
-                        if resuming
-                        else None
-                    )
+                    # After a crash a batch may have been accepted but not journaled yet.
+                    batch = client.find_sent(reference) if resuming else None
                     if batch is None:
                         batch = client.send_batch(
                             chunk,

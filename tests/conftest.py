@@ -112,3 +112,26 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@pytest.fixture
+def client(plan):
+    """The helpers' client for a fresh plan on the session sandbox (fast retries for tests)."""
+    import sinch_helpers as sh
+
+    credentials = sh.Credentials(plan.plan_id, plan.token, base_url=plan.sandbox.url)
+    made = sh.SmsClient(credentials, timeout=5, retries=3, backoff=0.01, mode="sandbox")
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def clean_env(monkeypatch, tmp_path):
+    """No SINCH_* variables and a working folder without a .env file."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("SINCH_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path

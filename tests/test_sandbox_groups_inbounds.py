@@ -108,7 +108,7 @@ def test_handset_receives_and_replies(plan, sandbox):
 
 def test_reply_from_a_stranger_needs_a_plan(sandbox):
     answer = requests.post(
-        f"{sandbox.url}/sandbox/handsets/447700900777/reply", json={"body": "hi"}, timeout=5
+        f"{sandbox.url}/sandbox/handsets/46709999999/reply", json={"body": "hi"}, timeout=5
     )
     assert answer.status_code == 404 and "service_plan_id" in answer.json()["text"]
 

@@ -9,6 +9,9 @@ Faults are kept in this process's memory (they belong to one running server) and
 ``timeout``  process the request, then wait ``seconds`` before answering (the client gives up,
              not knowing whether it worked).
 ``drop``     process the request, then close the connection without any answer.
+
+``count`` says how many matching requests the fault hits; ``after`` lets that many matching
+requests through untouched first (``after=2`` breaks the third).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ class Fault:
     method: str | None = None
     path: str | None = None
     plan_id: str | None = None
+    after: int = 0
     id: int = 0
 
     def matches(self, method: str, path: str, plan_id: str | None) -> bool:
@@ -78,6 +82,9 @@ class FaultBox:
         with self._lock:
             for fault in self._faults:
                 if fault.matches(method, path, plan_id):
+                    if fault.after > 0:
+                        fault.after -= 1
+                        return None
                     fault.count -= 1
                     if fault.count <= 0:
                         self._faults.remove(fault)

@@ -135,12 +135,13 @@ def add_fault():
             method=body.get("method"),
             path=body.get("path"),
             plan_id=body.get("plan_id"),
+            after=int(body.get("after", 0)),
         )
     except (TypeError, ValueError):
         raise ApiError(
             400,
             "syntax_invalid_parameter_format",
-            "'count', 'status' and 'seconds' must be numbers.",
+            "'count', 'status', 'seconds' and 'after' must be numbers.",
         ) from None
     return jsonify(faults().add(fault).as_dict()), 201
 

@@ -1,0 +1,132 @@
+"""Bulk sending with a journal, waiting for delivery, and delivery frames and plots."""
+
+from __future__ import annotations
+
+import matplotlib
+import pandas as pd
+import pytest
+import requests
+
+import sinch_helpers as sh
+
+matplotlib.use("Agg")
+
+NUMBERS = [f"+4477009{i:05d}" for i in range(2500)]
+
+
+def delivered_numbers(client, frame) -> list[str]:
+    numbers = []
+    for batch_id in frame["batch_id"]:
+        report = client.delivery_report(batch_id, "full")
+        numbers += [n for s in report.statuses for n in s["recipients"]]
+    return numbers
+
+
+def test_send_bulk_splits_and_slices_parameters(client, plan):
+    parameters = {"name": {n: f"P{i}" for i, n in enumerate(NUMBERS)} | {"default": "x"}}
+    result = sh.send_bulk(client, NUMBERS, "Hi ${name}", "Co", parameters, progress=False)
+    assert result["recipients"].tolist() == [1000, 1000, 500]
+    assert result["state"].tolist() == ["sent"] * 3
+    assert plan.batch_count() == 3
+    second = client.get_batch(result.loc[1, "batch_id"])
+    assert set(second.parameters["name"]) == {n[1:] for n in NUMBERS[1000:2000]} | {"default"}
+    assert sorted(delivered_numbers(client, result)) == sorted(n[1:] for n in NUMBERS)
+
+
+def test_send_bulk_takes_a_recipients_frame(client):
+    table = sh.load_recipients(io_text("phone,name\n+447700900001,Ann\nbad,Bob\n"))
+    result = sh.send_bulk(client, table, "Hi", "Co", batch_size=10, progress=False)
+    assert result["recipients"].tolist() == [1]
+
+
+def io_text(text: str):
+    import io
+
+    return io.StringIO(text)
+
+
+def test_resuming_after_a_failure_sends_everyone_exactly_once(client, plan, tmp_path):
+    journal = tmp_path / "bulk.jsonl"
+    plan.fault(kind="status", status=503, method="POST", path="/batches", after=1, count=50)
+    with pytest.raises(sh.BulkSendInterrupted) as stopped:
+        sh.send_bulk(client, NUMBERS, "Hi", "Co", journal=journal, progress=False)
+    assert "journal=" in stopped.value.hint
+    assert stopped.value.sent["batch"].tolist() == [1]
+    assert plan.batch_count() == 1
+    requests.delete(f"{plan.sandbox.url}/sandbox/faults", timeout=5)
+    result = sh.send_bulk(client, NUMBERS, "Hi", "Co", journal=journal, progress=False)
+    assert result["state"].tolist() == ["already sent", "sent", "sent"]
+    assert plan.batch_count() == 3
+    numbers = delivered_numbers(client, result)
+    assert len(numbers) == len(set(numbers)) == 2500
+
+
+def test_a_batch_accepted_but_not_journaled_is_not_sent_again(client, plan, tmp_path):
+    journal = tmp_path / "bulk.jsonl"
+    sh.send_bulk(client, NUMBERS, "Hi", "Co", journal=journal, progress=False)
+    lines = journal.read_text().splitlines()
+    journal.write_text("\n".join(lines[:-1]) + "\n" + lines[-1][:10])  # crash mid-write
+    again = sh.send_bulk(client, NUMBERS, "Hi", "Co", journal=journal, progress=False)
+    assert again["state"].tolist() == ["already sent"] * 3
+    assert plan.batch_count() == 3
+
+
+def test_a_changed_message_is_a_new_job(client, plan, tmp_path):
+    journal = tmp_path / "bulk.jsonl"
+    sh.send_bulk(client, NUMBERS[:10], "One", "Co", journal=journal, progress=False)
+    sh.send_bulk(client, NUMBERS[:10], "Two", "Co", journal=journal, progress=False)
+    assert plan.batch_count() == 2
+
+
+def test_batch_size_is_checked(client):
+    with pytest.raises(ValueError, match="1 to 1000"):
+        sh.send_bulk(client, NUMBERS, "Hi", "Co", batch_size=1001)
+
+
+def test_wait_for_delivery_finishes(client, capsys):
+    batch = client.send_batch(["+447700900001", "+447700900555"], "Hi", "Co")
+    report = sh.wait_for_delivery(client, batch.id, timeout=5, progress=False)
+    assert report.finished is True
+    assert "All 2 recipient(s)" in capsys.readouterr().out
+
+
+def test_wait_for_delivery_times_out_and_says_so(sandbox_slow_client, capsys):
+    batch = sandbox_slow_client.send_batch(["+447700900001"], "Hi", "Co")
+    report = sh.wait_for_delivery(
+        sandbox_slow_client, batch.id, timeout=0.3, poll_interval=0.1, progress=False
+    )
+    assert report.finished is False
+    assert "1 of 1 recipient(s) still in progress (1 Queued)" in capsys.readouterr().out
+
+
+@pytest.fixture
+def sandbox_slow_client(slow_plan):
+    credentials = sh.Credentials(slow_plan.plan_id, slow_plan.token, base_url=slow_plan.sandbox.url)
+    return sh.SmsClient(credentials, mode="sandbox")
+
+
+def test_delivery_frames_and_plot(client):
+    batch = client.send_batch(["+447700900001", "+447700900002", "+447700900555"], "Hi", "Co")
+    full = sh.delivery_frame(client.delivery_report(batch.id, "full"))
+    assert full[["recipient", "status"]].values.tolist() == [
+        ["447700900001", "Delivered"],
+        ["447700900002", "Delivered"],
+        ["447700900555", "Failed"],
+    ]
+    summary = sh.delivery_frame(client.delivery_report(batch.id))
+    assert summary[["status", "count"]].values.tolist() == [["Delivered", 2], ["Failed", 1]]
+    listed = sh.delivery_frame(client.list_delivery_reports())
+    assert len(listed) == 3 and list(listed.columns) == [
+        "batch_id",
+        "recipient",
+        "status",
+        "code",
+        "at",
+    ]
+    ax = sh.plot_delivery(full)
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["Failed", "Delivered"]
+    ax2 = sh.plot_delivery(client.delivery_report(batch.id))
+    assert isinstance(
+        sh.delivery_frame(client.recipient_report(batch.id, "+447700900001")), pd.DataFrame
+    )
+    assert ax2.get_title() == "Delivery status"

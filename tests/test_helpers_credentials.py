@@ -1,0 +1,152 @@
+"""Credentials from the environment, .env and the form; connect() and its modes."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+import requests
+
+import sinch_helpers as sh
+import xms_sandbox
+
+TOKEN = "0123456789abcdef0123456789abcdef"
+
+
+def test_repr_and_messages_mask_the_token():
+    credentials = sh.Credentials("plan-1", TOKEN, region="EU")
+    assert credentials.region == "eu"
+    assert TOKEN not in repr(credentials) and TOKEN not in str(credentials)
+    assert "…cdef" in repr(credentials)
+    assert credentials.endpoint == "https://eu.sms.api.sinch.com/xms"
+
+
+@pytest.mark.parametrize(
+    "url", ["https://example.test/xms", "https://example.test/xms/", "https://example.test"]
+)
+def test_base_url_with_or_without_xms(url):
+    assert sh.Credentials("p", TOKEN, base_url=url).endpoint == "https://example.test/xms"
+
+
+def test_unknown_region_lists_the_valid_ones():
+    with pytest.raises(sh.CredentialsError) as error:
+        sh.Credentials("p", TOKEN, region="gb")
+    assert "us, eu, au, br, ca" in str(error.value)
+
+
+def test_load_from_environment_with_sdk_spellings(clean_env, monkeypatch):
+    assert sh.load_credentials() is None
+    monkeypatch.setenv("SINCH_SERVICE_PLAN_ID", "plan-env")
+    monkeypatch.setenv("SINCH_SMS_API_TOKEN", TOKEN)
+    monkeypatch.setenv("SINCH_SMS_REGION", "au")
+    loaded = sh.load_credentials()
+    assert (loaded.service_plan_id, loaded.api_token, loaded.region) == ("plan-env", TOKEN, "au")
+
+
+def test_load_from_dotenv_found_in_a_parent_folder(clean_env, monkeypatch):
+    (clean_env / ".env").write_text(
+        f"SINCH_SERVICE_PLAN_ID=plan-file\nSINCH_API_TOKEN={TOKEN}\n"
+        "SINCH_BASE_URL=http://127.0.0.1:9/xms\n"
+    )
+    (clean_env / "notebooks").mkdir()
+    monkeypatch.chdir(clean_env / "notebooks")
+    loaded = sh.load_credentials()
+    assert loaded.service_plan_id == "plan-file" and loaded.origin == "http://127.0.0.1:9"
+    monkeypatch.setenv("SINCH_SERVICE_PLAN_ID", "plan-env-wins")
+    assert sh.load_credentials().service_plan_id == "plan-env-wins"
+
+
+def test_half_a_configuration_is_an_error(clean_env, monkeypatch):
+    monkeypatch.setenv("SINCH_SERVICE_PLAN_ID", "plan")
+    with pytest.raises(sh.CredentialsError) as error:
+        sh.load_credentials()
+    assert "SINCH_API_TOKEN is not set" in str(error.value)
+    monkeypatch.setenv("SINCH_API_TOKEN", TOKEN)
+    monkeypatch.setenv("SINCH_REGION", "mars")
+    with pytest.raises(sh.CredentialsError, match="Unknown region 'mars'"):
+        sh.load_credentials()
+
+
+def test_connect_without_credentials_uses_the_embedded_sandbox(clean_env, capsys):
+    client = sh.connect()
+    assert client.mode == "sandbox"
+    assert "No message leaves this machine" in capsys.readouterr().out
+    again = sh.connect()
+    assert again.credentials.origin == client.credentials.origin  # one sandbox per process
+    batch = client.send_batch(["+447700900001"], "hello", "SandboxCo")
+    assert client.get_batch(batch.id)["id"] == batch.id
+
+
+def test_connect_to_a_shared_sandbox(clean_env, monkeypatch, capsys):
+    with xms_sandbox.start(open_plans=True) as shared:
+        monkeypatch.setenv("SINCH_SANDBOX_URL", shared.xms_url)
+        monkeypatch.setenv("SINCH_SANDBOX_PLAN", "learner-7")
+        client = sh.connect()
+        assert "shared sandbox" in capsys.readouterr().out
+        assert client.credentials.service_plan_id == "learner-7"
+        client.send_batch(["+447700900001"], "hi", "Co")
+        assert shared.backend.count_batches("learner-7") == 1
+        assert sh.connect().send_batch(["+447700900002"], "again", "Co")  # same token again
+
+
+def test_connect_with_credentials_is_live_mode(clean_env, monkeypatch, plan, capsys):
+    monkeypatch.setenv("SINCH_SERVICE_PLAN_ID", plan.plan_id)
+    monkeypatch.setenv("SINCH_API_TOKEN", plan.token)
+    monkeypatch.setenv("SINCH_BASE_URL", plan.endpoint)
+    client = sh.connect()
+    out = capsys.readouterr().out
+    assert client.mode == "live" and "Live mode" in out and plan.token not in out
+    with pytest.raises(sh.ValidationError, match="fictional"):
+        client.send_batch(["+44 7700 900123"], "hi", "Co")
+    assert plan.batch_count() == 0
+    assert sh.my_numbers(client, ["+447700900001"]) == []
+    monkeypatch.setenv("SINCH_TEST_NUMBERS", "+46701234567, +46701234568")
+    assert sh.my_numbers(client, ["+447700900001"]) == ["+46701234567", "+46701234568"]
+
+
+def test_ready_to_send_explains_when_nobody_is_configured(capsys):
+    assert sh.ready_to_send(None, []) is False
+    assert "SINCH_TEST_NUMBERS" in capsys.readouterr().out
+    assert sh.ready_to_send(None, ["+46701234567"]) is True
+
+
+def test_form_checks_credentials_and_forgets_the_token(plan):
+    form = sh.credentials_form(base_url=plan.sandbox.url)
+    form.plan.value, form.token.value = plan.plan_id, plan.token
+    assert form.submit() is not None
+    assert form.token.value == ""
+    assert form.credentials.service_plan_id == plan.plan_id
+    assert "Connected" in form.status.value
+    assert plan.token not in form.status.value
+
+
+def test_form_shows_a_specific_hint_on_failure(plan):
+    form = sh.credentials_form(base_url=plan.sandbox.url)
+    form.plan.value, form.token.value = plan.plan_id, "not-the-right-token-at-all"
+    assert form.submit() is None
+    assert form.credentials is None and form.token.value == ""
+    assert "region" in form.status.value and "not-the-right-token" not in form.status.value
+    form.plan.value = ""
+    assert form.submit() is None and "service plan ID is empty" in form.status.value
+
+
+def test_form_without_a_widget_frontend_explains_environment_variables():
+    bundle = sh.credentials_form()._repr_mimebundle_()
+    assert "SINCH_SERVICE_PLAN_ID" in bundle["text/plain"]
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+
+
+def test_the_token_never_appears_in_errors_or_logs(plan, caplog):
+    caplog.set_level(logging.DEBUG)
+    secret = "s3cret-token-that-must-not-leak"
+    client = sh.SmsClient(
+        sh.Credentials(plan.plan_id, secret, base_url=plan.sandbox.url), retries=0
+    )
+    texts = [repr(client), repr(client.credentials)]
+    for call in (lambda: client.get_batch("x"), lambda: client.send_batch(["+1"], "x", "y")):
+        with pytest.raises(sh.SmsApiError) as error:
+            call()
+        texts += [str(error.value), repr(error.value), error.value.hint or ""]
+    texts += [record.getMessage() for record in caplog.records]
+    assert all(secret not in text for text in texts)
+    assert requests  # the session's headers hold it, and nothing prints them
