@@ -805,6 +805,20 @@ class SmsClient:
         answer.raise_for_status()
         return HTML(answer.text)
 
+    def sandbox_outcomes(self) -> pd.DataFrame:
+        """(Sandbox) how the sandbox ends messages to each range of fictional numbers."""
+        return frame(self._sandbox("GET", "/outcomes"))
+
+    def sandbox_fault(self, kind: str, **options: Any) -> None:
+        """(Sandbox) make the sandbox misbehave on purpose for the next request(s) of this plan:
+        ``kind`` is ``status`` (with ``status=503``), ``latency``, ``timeout`` or ``drop``
+        (see ``xms_sandbox.faults``); ``method``, ``path``, ``count`` and ``after`` aim it."""
+        self._sandbox(
+            "POST",
+            "/faults",
+            json={"kind": kind, "plan_id": self.credentials.service_plan_id, **options},
+        )
+
     def reply_from(self, number: str, body: str) -> ApiObject:
         """(Sandbox) make a phone answer the last message it got: it becomes an inbound."""
         return _wrap(
@@ -1666,6 +1680,7 @@ STATUS_COLOURS = {
 def plot_delivery(report: Any, ax: Any = None, title: str | None = None) -> Any:
     """A bar chart of recipients per status (from a report or a :func:`delivery_frame`)."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     table = report if isinstance(report, pd.DataFrame) else delivery_frame(report)
     counts = (
@@ -1681,6 +1696,7 @@ def plot_delivery(report: Any, ax: Any = None, title: str | None = None) -> Any:
     )
     for y, value in enumerate(counts.values):
         ax.text(value, y, f" {value}", va="center")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("recipients")
     ax.set_title(title or "Delivery status")
     ax.spines[["top", "right"]].set_visible(False)

@@ -7,9 +7,9 @@ import time
 
 import pytest
 import requests
-from conftest import free_port
 
 import sinch_helpers as sh
+from conftest import free_port
 
 
 def test_send_get_list_update_replace_cancel(client, plan):
