@@ -588,7 +588,7 @@ class SmsClient:
             payload["from"] = sender
         if parameters is not None:
             payload["parameters"] = {k: dict(v) for k, v in parameters.items()}
-        payload["client_reference"] = client_reference or f"nb-{uuid.uuid4().hex}"
+        payload["client_reference"] = client_reference or f"nb-{uuid.uuid4()}"
         return self._send_once(payload)
 
     def _send_once(self, payload: dict[str, Any]) -> ApiObject:

@@ -1,0 +1,174 @@
+"""Notebook hygiene: outputs stored, no secrets, working links and exercises, declared imports,
+the house style, and a full run in live mode that must not leak the token."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+import xms_sandbox
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK_DIR = ROOT / "notebooks"
+NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
+# A bearer header, or 32 hex digits like the sandbox's own tokens (widget model IDs aside).
+TOKEN_SHAPED = re.compile(r'Bearer [A-Za-z0-9]{16,}|(?<!"model_id": ")\b[0-9a-f]{32}\b')
+# Distribution names whose import name differs.
+IMPORT_NAMES = {"python-dotenv": "dotenv", "clx-sdk-xms": "clx", "jupyterlab": "jupyterlab"}
+
+
+def read(path: Path) -> nbformat.NotebookNode:
+    return nbformat.read(path, as_version=4)
+
+
+def code_cells(path: Path) -> list:
+    return [c for c in read(path).cells if c.cell_type == "code"]
+
+
+def markdown(path: Path) -> str:
+    return "\n".join(c.source for c in read(path).cells if c.cell_type == "markdown")
+
+
+def test_the_core_notebooks_exist():
+    names = [p.stem for p in NOTEBOOKS]
+    for expected in ("00-start-here", "01-credentials", "02-client", "03-parameters", "04-send"):
+        assert expected in names
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_outputs_are_stored_and_in_order(path):
+    cells = code_cells(path)
+    counts = [
+        c.execution_count for c in cells if c.source.strip() and not c.source.startswith("# %load")
+    ]
+    assert all(count is not None for count in counts), "run `make notebooks` and commit"
+    assert counts == sorted(counts), "cells were run out of order"
+    for cell in cells:
+        assert not any(o.output_type == "error" for o in cell.outputs), cell.source
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_widget_state_and_nothing_token_shaped(path):
+    notebook = read(path)
+    assert "widgets" not in notebook.metadata
+    assert notebook.metadata.kernelspec.name == "python3"
+    assert not TOKEN_SHAPED.search(path.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_house_style(path):
+    text = markdown(path)
+    cells = read(path).cells
+    assert cells[0].cell_type == "markdown" and cells[0].source.startswith("# ")
+    for heading in (
+        "**What you'll do:**",
+        "**What you'll learn:**",
+        "**What you'll need:**",
+        "**Time:**",
+        "## Exercise",
+        "## Summary",
+        "## What's next",
+    ):
+        assert heading in text, heading
+    assert any(c.source.strip().startswith("# %load solutions/") for c in code_cells(path))
+
+
+def load_targets() -> list[tuple[Path, Path]]:
+    pairs = []
+    for path in NOTEBOOKS:
+        for cell in code_cells(path):
+            for target in re.findall(r"^# %load (\S+)", cell.source, re.MULTILINE):
+                pairs.append((path, NOTEBOOK_DIR / target))
+    return pairs
+
+
+@pytest.mark.parametrize("notebook, solution", load_targets(), ids=lambda p: p.name)
+def test_every_load_target_exists_and_runs(notebook, solution):
+    assert solution.exists(), f"{notebook.name} loads a missing {solution}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SINCH_")}
+    env["MPLBACKEND"] = "Agg"
+    result = subprocess.run(
+        [sys.executable, str(solution)],
+        cwd=NOTEBOOK_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_links_between_notebooks_resolve(path):
+    for target in re.findall(r"\]\(([^)#\s]+)", markdown(path)):
+        if target.startswith(("http://", "https://", "mailto:")):
+            continue
+        assert (path.parent / target).exists(), f"{path.name} links to missing {target}"
+
+
+def declared_modules() -> set[str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    names = set()
+    for requirement in project["dependencies"]:
+        name = re.match(r"[A-Za-z0-9_.\-]+", requirement).group(0).lower()
+        names.add(IMPORT_NAMES.get(name, name.replace("-", "_")))
+    return names | {"sinch_helpers", "IPython"}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebooks_import_only_helpers_stdlib_and_declared_packages(path):
+    allowed = declared_modules() | set(sys.stdlib_module_names)
+    sources = [c.source for c in code_cells(path)]
+    sources += [
+        (NOTEBOOK_DIR / t).read_text()
+        for t in re.findall(r"^# %load (\S+)", "\n".join(sources), re.MULTILINE)
+    ]
+    for source in sources:
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                modules = [node.module or ""]
+            else:
+                continue
+            for module in modules:
+                assert module.split(".")[0] in allowed, f"{path.name} imports {module}"
+
+
+def test_every_notebook_runs_in_live_mode_without_leaking_the_token(tmp_path, monkeypatch):
+    """Live mode against a sandbox whose token the notebooks only get from the environment."""
+    secret = "live-secret-" + os.urandom(12).hex()
+    test_numbers = ["+46701234567", "+46701234568"]
+    with xms_sandbox.start(plans={"live-plan": secret}, timing=xms_sandbox.Timing(0, 0)) as server:
+        for name in [n for n in os.environ if n.startswith("SINCH_")]:
+            monkeypatch.delenv(name)
+        monkeypatch.setenv("SINCH_SERVICE_PLAN_ID", "live-plan")
+        monkeypatch.setenv("SINCH_API_TOKEN", secret)
+        monkeypatch.setenv("SINCH_BASE_URL", server.xms_url)
+        monkeypatch.setenv("SINCH_TEST_NUMBERS", ",".join(test_numbers))
+        monkeypatch.setenv("SINCH_FROM", "+46700000000")
+        monkeypatch.setenv("MPLBACKEND", "Agg")
+        for path in NOTEBOOKS:
+            notebook = read(path)
+            NotebookClient(
+                notebook,
+                timeout=300,
+                kernel_name="python3",
+                resources={"metadata": {"path": str(NOTEBOOK_DIR)}},
+            ).execute()
+            text = json.dumps(notebook)
+            assert secret not in text, f"{path.name} shows the token"
+            nbformat.write(notebook, tmp_path / path.name)
+        sent = server.backend.storage.query("SELECT DISTINCT msisdn FROM recipients")
+    assert sent, "live mode sent nothing at all"
+    assert {row[0] for row in sent} <= {n[1:] for n in test_numbers}, "sent to sample numbers"
