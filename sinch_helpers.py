@@ -336,7 +336,7 @@ def _embedded_sandbox() -> tuple[str, Credentials]:
             token = secrets.token_hex(16)
             db = os.environ.get("SINCH_SANDBOX_DB", ":memory:")
             _embedded["sandbox"] = xms_sandbox.start(
-                db=db, plans={SANDBOX_PLAN: token}, timing=xms_sandbox.Timing(0.3, 0.7)
+                db=db, plans={SANDBOX_PLAN: token}, timing=xms_sandbox.Timing(0.05, 0.2)
             )
             _embedded["credentials"] = Credentials(
                 SANDBOX_PLAN, token, base_url=_embedded["sandbox"].url
@@ -1592,7 +1592,7 @@ def wait_for_delivery(
     client: SmsClient,
     batch_id: str,
     timeout: float = 60.0,
-    poll_interval: float = 0.5,
+    poll_interval: float = 0.2,
     progress: bool = True,
 ) -> ApiObject:
     """Poll the batch's report until every recipient has a final status or ``timeout`` passes.

@@ -9,6 +9,7 @@ import pytest
 import requests
 
 import sinch_helpers as sh
+
 from conftest import free_port
 
 

@@ -6,6 +6,7 @@ import time
 
 import pytest
 import requests
+
 from receiver import Receiver
 
 

@@ -7,11 +7,12 @@ import subprocess
 import sys
 
 import requests
-from conftest import free_port
-from sandbox_process import SandboxProcess
 
 import xms_sandbox
 from xms_sandbox.__main__ import parse_plan, plans_from_env
+
+from conftest import free_port
+from sandbox_process import SandboxProcess
 
 BODY = {"to": ["447700900001"], "from": "1", "body": "hello"}
 
