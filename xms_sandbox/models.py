@@ -21,6 +21,7 @@ from .lifecycle import Event, Recipient, Timing
 from .storage import Storage, dumps, new_id
 from .templates import placeholders, render, unmatched
 from .timeutil import now as wall_clock
+from .timeutil import render_time
 from .validation import MAX_VALIDITY, check_validity
 
 DAY = 24 * 3600
@@ -86,6 +87,31 @@ def _batch(row: sqlite3.Row) -> Batch:
         expire_at=row["expire_at"],
         canceled_at=row["canceled_at"],
     )
+
+
+def _windowed(
+    select: str,
+    column: str,
+    start: float,
+    end: float | None,
+    equal: dict[str, Any],
+    among: dict[str, list[str] | None],
+) -> tuple[str, list[Any]]:
+    """``select`` narrowed to ``start <= column < end`` and the given filters, newest first."""
+    sql = f"{select} AND {column} >= ?"
+    params: list[Any] = [start]
+    if end is not None:
+        sql += f" AND {column} < ?"
+        params.append(end)
+    for name, value in equal.items():
+        if value is not None:
+            sql += f" AND {name} = ?"
+            params.append(value)
+    for name, values in among.items():
+        if values:
+            sql += f" AND {name} IN ({','.join('?' * len(values))})"
+            params.extend(values)
+    return sql + f" ORDER BY {column} DESC, rowid DESC", params
 
 
 def _page(items: list[Any], page: int, size: int) -> Page:
@@ -311,20 +337,15 @@ class XmsBackend:
         tags: list[str] | None = None,
     ) -> Page:
         """Newest first; by default the last 24 hours, as the API does."""
-        moment = self.clock()
-        sql = "SELECT * FROM batches WHERE plan_id = ? AND created_at >= ?"
-        params: list[Any] = [plan.id, start if start is not None else moment - DAY]
-        if end is not None:
-            sql += " AND created_at < ?"
-            params.append(end)
-        if senders:
-            sql += f" AND sender IN ({','.join('?' * len(senders))})"
-            params.extend(senders)
-        if client_reference is not None:
-            sql += " AND client_reference = ?"
-            params.append(client_reference)
-        sql += " ORDER BY created_at DESC, rowid DESC"
-        batches = [_batch(row) for row in self.storage.query(sql, params)]
+        sql, params = _windowed(
+            "SELECT * FROM batches WHERE plan_id = ?",
+            "created_at",
+            start if start is not None else self.clock() - DAY,
+            end,
+            {"client_reference": client_reference},
+            {"sender": senders},
+        )
+        batches = [_batch(row) for row in self.storage.query(sql, [plan.id, *params])]
         if tags:
             batches = [b for b in batches if set(tags) & set(b.spec.get("tags", []))]
         return _page(batches, page, size)
@@ -589,15 +610,32 @@ class XmsBackend:
         return _page(reports, page, size)
 
     # ----------------------------------------------------------------- tags (legacy)
-    def batch_tags(self, plan: Plan, batch_id: str) -> list[str]:
-        return sorted(self.get(plan, batch_id).spec.get("tags", []))
+    def tags(self, plan: Plan, kind: str, item_id: str) -> list[str]:
+        """Tags of a batch or group (``kind`` is ``batches`` or ``groups``)."""
+        if kind == "batches":
+            return sorted(self.get(plan, item_id).spec.get("tags", []))
+        return sorted(self.get_group(plan, item_id)["tags"])
 
-    def set_batch_tags(self, plan: Plan, batch_id: str, tags: list[str]) -> list[str]:
-        batch = self.get(plan, batch_id)
-        spec = {**batch.spec, "tags": sorted(set(tags))}
+    def set_tags(self, plan: Plan, kind: str, item_id: str, tags: list[str]) -> list[str]:
+        """Replace the tags of a batch or group."""
+        tags = sorted(set(tags))
+        table = "batches" if kind == "batches" else "groups"
+        owner = self.get(plan, item_id) if kind == "batches" else None
         with self.storage.write() as db:
-            db.execute("UPDATE batches SET data = ? WHERE id = ?", (dumps(spec), batch_id))
-        return spec["tags"]
+            if owner is None:
+                owner_data = json.loads(self._group_row(db, plan, item_id)["data"])
+            else:
+                owner_data = owner.spec
+            data = dumps({**owner_data, "tags": tags})
+            db.execute(f"UPDATE {table} SET data = ? WHERE id = ?", (data, item_id))
+        return tags
+
+    def change_tags(
+        self, plan: Plan, kind: str, item_id: str, add: list[str], remove: list[str]
+    ) -> list[str]:
+        """Add, then remove, tags of a batch or group."""
+        current = set(self.tags(plan, kind, item_id))
+        return self.set_tags(plan, kind, item_id, list((current | set(add)) - set(remove)))
 
     # ----------------------------------------------------------------- groups
     def _group_row(self, db: sqlite3.Connection, plan: Plan, group_id: str) -> sqlite3.Row:
@@ -748,16 +786,6 @@ class XmsBackend:
             db.execute("DELETE FROM group_members WHERE group_id = ?", (group_id,))
             db.execute("DELETE FROM groups WHERE id = ?", (group_id,))
 
-    def group_tags(self, plan: Plan, group_id: str) -> list[str]:
-        return sorted(self.get_group(plan, group_id)["tags"])
-
-    def set_group_tags(self, plan: Plan, group_id: str, tags: list[str]) -> list[str]:
-        with self.storage.write() as db:
-            row = self._group_row(db, plan, group_id)
-            data = {**json.loads(row["data"]), "tags": sorted(set(tags))}
-            db.execute("UPDATE groups SET data = ? WHERE id = ?", (dumps(data), group_id))
-        return data["tags"]
-
     # ----------------------------------------------------------------- inbounds and handsets
     def get_inbound(self, plan: Plan, inbound_id: str) -> dict[str, Any]:
         rows = self.storage.query(
@@ -777,19 +805,15 @@ class XmsBackend:
         end: float | None = None,
         client_reference: str | None = None,
     ) -> Page:
-        moment = self.clock()
-        sql = "SELECT data FROM inbounds WHERE plan_id = ? AND received_at >= ?"
-        params: list[Any] = [plan.id, start if start is not None else moment - DAY]
-        if end is not None:
-            sql += " AND received_at < ?"
-            params.append(end)
-        if to:
-            sql += f" AND to_number IN ({','.join('?' * len(to))})"
-            params.extend(to)
-        if client_reference is not None:
-            sql += " AND client_reference = ?"
-            params.append(client_reference)
-        rows = self.storage.query(sql + " ORDER BY received_at DESC, rowid DESC", params)
+        sql, params = _windowed(
+            "SELECT data FROM inbounds WHERE plan_id = ?",
+            "received_at",
+            start if start is not None else self.clock() - DAY,
+            end,
+            {"client_reference": client_reference},
+            {"to_number": to},
+        )
+        rows = self.storage.query(sql, [plan.id, *params])
         return _page([json.loads(r["data"]) for r in rows], page, size)
 
     def handset_messages(self, msisdn: str) -> list[dict[str, Any]]:
@@ -872,8 +896,6 @@ class XmsBackend:
         self, plan_id: str, sender: str, to: str, body: str, client_reference: str | None
     ) -> dict[str, Any]:
         moment = self.clock()
-        from .timeutil import render_time
-
         inbound: dict[str, Any] = {
             "type": "mo_text",
             "id": new_id(),
@@ -893,7 +915,8 @@ class XmsBackend:
                 (inbound["id"], plan_id, moment, to, sender, client_reference, dumps(stored)),
             )
             self._apply_keywords(db, plan_id, sender, to, body)
-            url = (self.plan(plan_id) or Plan(plan_id, "", {})).settings.get("mo_callback_url")
+            plan = self.plan(plan_id)
+            url = plan.settings.get("mo_callback_url") if plan else None
             if url:
                 self._enqueue(db, plan_id, "inbound", url, inbound, moment)
         return stored

@@ -160,23 +160,21 @@ def list_delivery_reports():
 
 
 # ---------------------------------------------------------------- tags (legacy client only)
-@xms.get("/batches/<batch_id>/tags")
-def batch_tags(batch_id: str):
-    return jsonify({"tags": backend().batch_tags(g.plan, batch_id)})
+@xms.get("/<any(batches, groups):kind>/<item_id>/tags")
+def get_tags(kind: str, item_id: str):
+    return jsonify({"tags": backend().tags(g.plan, kind, item_id)})
 
 
-@xms.put("/batches/<batch_id>/tags")
-def replace_batch_tags(batch_id: str):
+@xms.put("/<any(batches, groups):kind>/<item_id>/tags")
+def replace_tags(kind: str, item_id: str):
     tags = validation.tags_replace(json_body())
-    return jsonify({"tags": backend().set_batch_tags(g.plan, batch_id, tags)})
+    return jsonify({"tags": backend().set_tags(g.plan, kind, item_id, tags)})
 
 
-@xms.post("/batches/<batch_id>/tags")
-def update_batch_tags(batch_id: str):
+@xms.post("/<any(batches, groups):kind>/<item_id>/tags")
+def update_tags(kind: str, item_id: str):
     add, remove = validation.tags_update(json_body())
-    current = set(backend().batch_tags(g.plan, batch_id))
-    tags = (current | set(add)) - set(remove)
-    return jsonify({"tags": backend().set_batch_tags(g.plan, batch_id, list(tags))})
+    return jsonify({"tags": backend().change_tags(g.plan, kind, item_id, add, remove)})
 
 
 # ---------------------------------------------------------------- inbounds
@@ -241,21 +239,3 @@ def delete_group(group_id: str):
 @xms.get("/groups/<group_id>/members")
 def group_members(group_id: str):
     return jsonify(backend().group_members(g.plan, group_id))
-
-
-@xms.get("/groups/<group_id>/tags")
-def group_tags(group_id: str):
-    return jsonify({"tags": backend().group_tags(g.plan, group_id)})
-
-
-@xms.put("/groups/<group_id>/tags")
-def replace_group_tags(group_id: str):
-    tags = validation.tags_replace(json_body())
-    return jsonify({"tags": backend().set_group_tags(g.plan, group_id, tags)})
-
-
-@xms.post("/groups/<group_id>/tags")
-def update_group_tags(group_id: str):
-    add, remove = validation.tags_update(json_body())
-    tags = (set(backend().group_tags(g.plan, group_id)) | set(add)) - set(remove)
-    return jsonify({"tags": backend().set_group_tags(g.plan, group_id, list(tags))})

@@ -100,13 +100,12 @@ def msisdns(value: Any, field: str, low: int, high: int) -> list[str]:
 
 
 def recipient_or_group(value: Any, field: str) -> str:
-    """A number (normalised) or a group ID (kept as is)."""
+    """A number (normalised) or a group ID (kept as is). Digits alone are never a group ID."""
     number = normalize_msisdn(value)
     if number is not None:
         return number
-    if isinstance(value, str) and GROUP_ID.fullmatch(value) and not value.strip("+0123456789"):
-        raise invalid_format(field, value, "a valid MSISDN or group ID")
-    if isinstance(value, str) and GROUP_ID.fullmatch(value):
+    is_group_id = isinstance(value, str) and GROUP_ID.fullmatch(value) and not value.isdigit()
+    if is_group_id:
         return value
     raise invalid_format(field, value, "a valid MSISDN or group ID")
 
@@ -190,7 +189,8 @@ def _common_fields(body: dict[str, Any], spec: dict[str, Any]) -> None:
     if "from_npi" in present:
         spec["from_npi"] = _integer(present["from_npi"], "from_npi", 0, 18)
     if "tags" in present:
-        spec["tags"] = [_string(tag, f"tags[{i}]", 128) for i, tag in enumerate(present["tags"])]
+        tags = _list(present["tags"], "tags", 0, 1000)
+        spec["tags"] = [_string(tag, f"tags[{i}]", 128) for i, tag in enumerate(tags)]
 
 
 def batch_type(body: dict[str, Any], default: str = "mt_text") -> str:
@@ -330,7 +330,8 @@ def group_request(body: Any, *, replace: bool = False) -> dict[str, Any]:
     if body.get("auto_update") is not None:
         spec["auto_update"] = _auto_update(body["auto_update"])
     if body.get("tags") is not None:
-        spec["tags"] = [_string(t, f"tags[{i}]", 128) for i, t in enumerate(body["tags"])]
+        tags = _list(body["tags"], "tags", 0, 1000)
+        spec["tags"] = [_string(t, f"tags[{i}]", 128) for i, t in enumerate(tags)]
     return spec
 
 
