@@ -314,10 +314,8 @@ def _wrap(value: Any) -> Any:
 
 def frame(items: Iterable[Mapping[str, Any]], columns: Sequence[str] | None = None) -> pd.DataFrame:
     """A DataFrame from API objects (batches, groups, inbounds, reports...)."""
-    table = pd.DataFrame([dict(item) for item in items])
-    if columns is not None:
-        table = table.reindex(columns=list(columns))
-    return table
+    rows = [dict(item) for item in items]
+    return pd.DataFrame(rows, columns=list(columns) if columns is not None else None)
 
 
 # =============================================================================== the client
@@ -818,6 +816,10 @@ class SmsClient:
             "/faults",
             json={"kind": kind, "plan_id": self.credentials.service_plan_id, **options},
         )
+
+    def clear_sandbox_faults(self) -> None:
+        """(Sandbox) forget every fault still waiting to happen."""
+        self._sandbox("DELETE", "/faults")
 
     def reply_from(self, number: str, body: str) -> ApiObject:
         """(Sandbox) make a phone answer the last message it got: it becomes an inbound."""
@@ -1637,28 +1639,29 @@ def delivery_frame(report: Mapping[str, Any] | Iterable[Mapping[str, Any]]) -> p
     if isinstance(report, Mapping):
         if report.get("type") == "recipient_delivery_report_sms":
             return delivery_frame([report])
-        rows = []
-        for status in report.get("statuses", []):
-            if "recipients" in status:
-                rows += [
-                    {
-                        "batch_id": report["batch_id"],
-                        "recipient": number,
-                        "status": status["status"],
-                        "code": status["code"],
-                    }
-                    for number in status["recipients"]
-                ]
-            else:
-                rows.append(
-                    {
-                        "batch_id": report["batch_id"],
-                        "status": status["status"],
-                        "code": status["code"],
-                        "count": status["count"],
-                    }
-                )
-        return pd.DataFrame(rows)
+        statuses = report.get("statuses", [])
+        if not statuses or any("recipients" in status for status in statuses):
+            rows = [
+                {
+                    "batch_id": report["batch_id"],
+                    "recipient": number,
+                    "status": status["status"],
+                    "code": status["code"],
+                }
+                for status in statuses
+                for number in status.get("recipients", [])
+            ]
+            return frame(rows, ["batch_id", "recipient", "status", "code"])
+        rows = [
+            {
+                "batch_id": report["batch_id"],
+                "status": status["status"],
+                "code": status["code"],
+                "count": status["count"],
+            }
+            for status in statuses
+        ]
+        return frame(rows, ["batch_id", "status", "code", "count"])
     columns = ["batch_id", "recipient", "status", "code", "at"]
     return frame(report, columns)
 

@@ -63,7 +63,14 @@ def test_faults_are_listed_and_cleared(plan, sandbox):
 
 
 def test_bad_fault_requests_are_400(sandbox):
-    for body in ({"kind": "explode"}, {"kind": "status", "count": "many"}, [1]):
+    bad = (
+        {"kind": "explode"},
+        {"kind": "status", "count": "many"},
+        [1],
+        {"kind": "status", "count": 0},
+        {"kind": "latency", "seconds": -1},
+    )
+    for body in bad:
         answer = requests.post(f"{sandbox.url}/sandbox/faults", json=body, timeout=5)
         assert answer.status_code == 400, answer.text
 

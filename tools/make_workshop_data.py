@@ -45,7 +45,9 @@ def main() -> None:
     with path.open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
         writer.writerow(["phone", "name", "city", "plan"])
-        for last in sorted(delivered + troubled):
+        numbers = delivered + troubled
+        rng.shuffle(numbers)  # trouble anywhere in the file, not only at its end
+        for last in numbers:
             name = rng.choice(FIRST) if rng.random() > 0.05 else ""
             writer.writerow([f"+447700900{last:03d}", name, rng.choice(CITIES), rng.choice(PLANS)])
 

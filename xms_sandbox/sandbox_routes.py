@@ -143,6 +143,8 @@ def add_fault():
             "syntax_invalid_parameter_format",
             "'count', 'status', 'seconds' and 'after' must be numbers.",
         ) from None
+    if fault.count < 1 or fault.after < 0 or fault.seconds < 0:
+        raise constraint("count", "must be at least 1 (and 'after', 'seconds' not negative)")
     return jsonify(faults().add(fault).as_dict()), 201
 
 
