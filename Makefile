@@ -37,8 +37,9 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# A standalone sandbox on http://127.0.0.1:8765/xms that accepts any plan ID on first use.
 sandbox: $(STAMP)
-	$(BIN)/python -m xms_sandbox --port 8765
+	$(BIN)/python -m xms_sandbox --port 8765 --open
 
 # Re-execute every notebook in sandbox mode and store its outputs (for maintainers).
 notebooks: $(STAMP)
