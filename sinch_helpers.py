@@ -334,7 +334,7 @@ def _embedded_sandbox() -> tuple[str, Credentials]:
             token = secrets.token_hex(16)
             db = os.environ.get("SINCH_SANDBOX_DB", ":memory:")
             _embedded["sandbox"] = xms_sandbox.start(
-                db=db, plans={SANDBOX_PLAN: token}, timing=xms_sandbox.Timing(0.05, 0.2)
+                db=db, plans={SANDBOX_PLAN: token}, timing=xms_sandbox.Timing(0.02, 0.08)
             )
             _embedded["credentials"] = Credentials(
                 SANDBOX_PLAN, token, base_url=_embedded["sandbox"].url
@@ -468,7 +468,7 @@ class SmsClient:
                     continue
                 raise error from exc
             if answer.status_code < 400:
-                return _wrap(answer.json()) if answer.content else None
+                return self._decoded(answer, method, url)
             error = self._api_error(answer, method, url)
             retryable = answer.status_code in _RETRY_STATUSES and (
                 retry or answer.status_code == 429
@@ -478,6 +478,22 @@ class SmsClient:
                 time.sleep(self._delay(attempt, answer.headers.get("Retry-After")))
                 continue
             raise error
+
+    def _decoded(self, answer: requests.Response, method: str, url: str) -> Any:
+        if not answer.content:
+            return None
+        try:
+            return _wrap(answer.json())
+        except ValueError:
+            raise SmsApiError(
+                f"HTTP {answer.status_code} but the answer is not JSON "
+                f"({answer.headers.get('Content-Type', 'no content type')}).",
+                status=answer.status_code,
+                method=method,
+                url=url,
+                hint=f"Something other than the SMS API answered at {self.credentials.origin}. "
+                "Check SINCH_BASE_URL: it should look like https://us.sms.api.sinch.com/xms.",
+            ) from None
 
     def _delay(self, attempt: int, retry_after: str | None) -> float:
         if retry_after:
@@ -1094,19 +1110,51 @@ def normalise_numbers(raw: pd.Series, default_region: str | None = None) -> pd.D
     import phonenumbers
 
     text = raw.astype(_TEXT).str.strip()
-    missing = text.isna() | (text == "")
+    missing = text.fillna("").eq("")
+    problem = pd.Series(pd.NA, index=text.index, dtype=_TEXT).mask(missing, "no phone number")
+    # Most files hold tidy "+<digits>" numbers: take those in one pass, work on the rest.
+    clean = text.str.fullmatch(r"\+[1-9][0-9]{6,14}").fillna(False).astype(bool)
+    digits = text.str[1:].where(clean)
+    untidy = ~clean & ~missing
+    if untidy.any():
+        found, trouble = _read_untidy_numbers(text[untidy], default_region)
+        digits = digits.fillna(found)
+        problem = problem.fillna(trouble)
+
+    # Country codes are prefix-free, so one anchored alternation finds each number's code.
+    known = "|".join(str(code) for code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
+    codes = digits.str.extract(f"^({known})", expand=False).astype(_TEXT)
+    unknown = digits.notna() & codes.isna()
+    problem[unknown] = "'" + text[unknown] + "' starts with no known country code"
+
+    fictional = digits.str.fullmatch(FICTIONAL.pattern).fillna(False).astype(bool)
+    kinds = pd.Series(pd.NA, index=text.index, dtype=object)
+    for code in codes.dropna().unique():
+        rows = codes.eq(code).fillna(False).astype(bool) & ~fictional
+        kinds[rows] = _kinds_for_country(digits[rows].str[len(code) :], int(code))
+    e164 = "+" + digits
+    invalid = kinds.eq("invalid").fillna(False).astype(bool)
+    problem[invalid] = e164[invalid] + " is not a valid phone number"
+    no_sms = kinds.notna() & ~kinds.isin(_SMS_CAPABLE | {"invalid"})
+    problem[no_sms] = (
+        e164[no_sms] + " is a " + kinds[no_sms].astype(str) + " number: SMS cannot reach it"
+    )
+    return pd.DataFrame({"e164": e164.where(problem.isna()), "problem": problem})
+
+
+def _read_untidy_numbers(
+    text: pd.Series, default_region: str | None
+) -> tuple[pd.Series, pd.Series]:
+    """Digits (with country code) and problems for numbers written with spaces, brackets,
+    ``00`` or in national form."""
+    import phonenumbers
+
     digits = pd.Series(pd.NA, index=text.index, dtype=_TEXT)
     problem = pd.Series(pd.NA, index=text.index, dtype=_TEXT)
-    problem[missing] = "no phone number"
-
-    clean = text.str.fullmatch(r"\+[1-9][0-9]{6,14}").fillna(False).astype(bool)
-    digits[clean] = text[clean].str[1:]
-    rest = ~clean & ~missing
-    squeezed = text[rest].str.replace(_IGNORED_IN_NUMBERS, "", regex=True)
-    plus = squeezed.str.startswith("+")
-    double_zero = squeezed.str.startswith("00")
-    digits[plus[plus].index] = squeezed[plus].str[1:]
-    digits[double_zero[double_zero].index] = squeezed[double_zero].str[2:]
+    squeezed = text.str.replace(_IGNORED_IN_NUMBERS, "", regex=True)
+    plus = squeezed.str.startswith("+").fillna(False).astype(bool)
+    double_zero = squeezed.str.startswith("00").fillna(False).astype(bool)
+    digits = digits.fillna(squeezed.str[1:].where(plus)).fillna(squeezed.str[2:].where(double_zero))
     national = squeezed[~plus & ~double_zero]
     words = ~national.str.fullmatch(r"[0-9]+").fillna(False).astype(bool)
     problem[words[words].index] = "'" + text[words[words].index] + "' is not a phone number"
@@ -1133,30 +1181,7 @@ def normalise_numbers(raw: pd.Series, default_region: str | None = None) -> pd.D
     plausible = digits.str.fullmatch(r"[1-9][0-9]{5,16}").fillna(False).astype(bool)
     wrong_length = all_digits & ~plausible & problem.isna()
     problem[wrong_length] = "+" + digits[wrong_length] + " is not a valid phone number"
-    digits[~plausible] = pd.NA
-
-    codes = pd.Series(pd.NA, index=text.index, dtype=_TEXT)
-    known = {str(code) for code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE}
-    for size in (3, 2, 1):  # country codes are prefix-free: at most one length matches
-        head = digits.str[:size]
-        codes[head.isin(known).fillna(False).astype(bool)] = head
-    unknown = digits.notna() & codes.isna()
-    problem[unknown] = "'" + text[unknown] + "' starts with no known country code"
-
-    fictional = ("+" + digits).str.fullmatch(FICTIONAL.pattern).fillna(False).astype(bool)
-    kinds = pd.Series(pd.NA, index=text.index, dtype=object)
-    for code in codes.dropna().unique():
-        rows = (codes == code).fillna(False).astype(bool) & ~fictional
-        kinds[rows] = _kinds_for_country(digits[rows].str[len(code) :], int(code))
-    e164 = "+" + digits
-    invalid = (kinds == "invalid").fillna(False).astype(bool)
-    problem[invalid] = e164[invalid] + " is not a valid phone number"
-    no_sms = kinds.notna() & ~kinds.isin(_SMS_CAPABLE | {"invalid"})
-    problem[no_sms] = (
-        e164[no_sms] + " is a " + kinds[no_sms].astype(str) + " number: SMS cannot reach it"
-    )
-    e164[problem.notna()] = pd.NA
-    return pd.DataFrame({"e164": e164, "problem": problem})
+    return digits.where(plausible), problem
 
 
 def _sniff_separator(source: Any, encoding: str) -> tuple[Any, str]:
@@ -1594,7 +1619,7 @@ def wait_for_delivery(
     client: SmsClient,
     batch_id: str,
     timeout: float = 60.0,
-    poll_interval: float = 0.2,
+    poll_interval: float = 0.1,
     progress: bool = True,
 ) -> ApiObject:
     """Poll the batch's report until every recipient has a final status or ``timeout`` passes.

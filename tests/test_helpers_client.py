@@ -191,3 +191,12 @@ def test_unknown_outcome_and_failed_lookup_is_reported(client, plan):
     assert plan.batch_count() == 1
     requests.delete(f"{plan.sandbox.url}/sandbox/faults", timeout=5)
     assert client.find_sent("ref-42") is not None
+
+
+def test_a_server_that_is_not_the_api_gets_a_clear_error(sandbox):
+    """The sandbox's HTML phones page stands in for a wrong base URL that answers HTML."""
+    credentials = sh.Credentials("p", "t" * 16, base_url=sandbox.url)
+    client = sh.SmsClient(credentials, retries=0, mode="sandbox")
+    with pytest.raises(sh.SmsApiError) as error:
+        client.request("GET", "/../../../sandbox/phones")
+    assert "not JSON" in str(error.value) and "SINCH_BASE_URL" in error.value.hint

@@ -17,6 +17,14 @@ from .timeutil import render_time
 
 sandbox = Blueprint("sandbox", __name__, url_prefix="/sandbox")
 
+
+@sandbox.app_template_filter("number")
+def display_number(value: str | None) -> str:
+    """Bare international digits shown with their ``+``; names and short codes as they are."""
+    value = value or ""
+    return f"+{value}" if value.isdigit() and len(value) > 6 else value
+
+
 PLAN_SETTINGS = (
     "callback_url",
     "mo_callback_url",
