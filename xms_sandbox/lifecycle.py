@@ -22,7 +22,6 @@ EXPIRED_CODE = 12
 FINAL_STATUSES = frozenset(
     {"Delivered", "Failed", "Expired", "Rejected", "Aborted", "Cancelled", "Deleted", "Unknown"}
 )
-ALL_STATUSES = FINAL_STATUSES | {"Queued", "Dispatched"}
 
 
 @dataclass(frozen=True)
@@ -117,12 +116,8 @@ def timeline(recipient: Recipient) -> list[Event]:
     return [*events, Event(outcome.code, outcome.status, final_at)]
 
 
-def state_at(recipient: Recipient, moment: float) -> tuple[Event, int]:
-    """The recipient's status at ``moment`` and how many events have happened by then."""
+def state_at(recipient: Recipient, moment: float) -> Event:
+    """The recipient's latest status at ``moment``."""
     events = timeline(recipient)
     seen = [event for event in events if event.at <= moment] or events[:1]
-    return seen[-1], len(seen)
-
-
-def is_dispatched(recipient: Recipient, moment: float) -> bool:
-    return recipient.dispatch_at <= moment
+    return seen[-1]

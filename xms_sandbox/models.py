@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -542,36 +541,15 @@ class XmsBackend:
     ) -> dict[str, Any]:
         """Recipients counted by (code, status), with their numbers when ``full``."""
         batch = self.get(plan, batch_id)
-        moment = self.clock()
-        buckets: dict[tuple[int, str], list[str]] = {}
-        for row in self._recipients(batch):
-            event, _ = lifecycle.state_at(row.recipient, moment)
-            buckets.setdefault((event.code, event.status), []).append(row.msisdn)
-        wanted = {s.lower() for s in statuses or ()}
-        report_statuses = []
-        for (code, status), numbers in sorted(buckets.items()):
-            if (wanted and status.lower() not in wanted) or (codes and code not in codes):
-                continue
-            entry: dict[str, Any] = {"code": code, "status": status, "count": len(numbers)}
-            if full:
-                entry["recipients"] = numbers
-            report_statuses.append(entry)
-        report: dict[str, Any] = {
-            "type": "delivery_report_sms",
-            "batch_id": batch.id,
-            "total_message_count": sum(len(n) for n in buckets.values()),
-            "statuses": report_statuses,
-        }
-        if batch.spec.get("client_reference") is not None:
-            report["client_reference"] = batch.spec["client_reference"]
-        return report
+        rows = self._recipients(batch)
+        return self._report_from(batch, rows, self.clock(), full, statuses, codes)
 
     def recipient_report(self, plan: Plan, batch_id: str, msisdn: str) -> RecipientReport:
         batch = self.get(plan, batch_id)
         rows = self._recipients(batch, msisdn)
         if not rows:
             raise not_found(f"Recipient '{msisdn}' of batch '{batch_id}'")
-        event, _ = lifecycle.state_at(rows[0].recipient, self.clock())
+        event = lifecycle.state_at(rows[0].recipient, self.clock())
         return RecipientReport(batch, msisdn, event)
 
     def list_reports(
@@ -598,7 +576,7 @@ class XmsBackend:
         reports = []
         for batch in map(_batch, self.storage.query(sql, params)):
             for row in self._recipients(batch):
-                event, _ = lifecycle.state_at(row.recipient, moment)
+                event = lifecycle.state_at(row.recipient, moment)
                 if not event.final or not start <= event.at < end:
                     continue
                 if (wanted and event.status.lower() not in wanted) or (
@@ -828,7 +806,7 @@ class XmsBackend:
         for row in rows:
             batch = _batch(row)
             recipient = self._row(batch, row).recipient
-            event, _ = lifecycle.state_at(recipient, moment)
+            event = lifecycle.state_at(recipient, moment)
             if event.status != "Delivered":
                 continue
             text, _, _ = self._message_for(batch.spec, msisdn)
@@ -1001,24 +979,34 @@ class XmsBackend:
         db.execute("UPDATE batches SET callbacks_pending = ? WHERE id = ?", (due, batch.id))
         return queued
 
-    def _report_from(self, batch: Batch, rows, moment: float, full: bool) -> dict[str, Any]:
-        counts: Counter[tuple[int, str]] = Counter()
-        numbers: dict[tuple[int, str], list[str]] = {}
+    @staticmethod
+    def _report_from(
+        batch: Batch,
+        rows: list[XmsBackend._Row],
+        moment: float,
+        full: bool,
+        statuses: set[str] | None = None,
+        codes: set[int] | None = None,
+    ) -> dict[str, Any]:
+        """The batch report (``delivery_report_sms``) at ``moment``, optionally filtered."""
+        buckets: dict[tuple[int, str], list[str]] = {}
         for row in rows:
-            event, _ = lifecycle.state_at(row.recipient, moment)
-            counts[(event.code, event.status)] += 1
-            numbers.setdefault((event.code, event.status), []).append(row.msisdn)
-        statuses = []
-        for key in sorted(counts):
-            entry: dict[str, Any] = {"code": key[0], "status": key[1], "count": counts[key]}
+            event = lifecycle.state_at(row.recipient, moment)
+            buckets.setdefault((event.code, event.status), []).append(row.msisdn)
+        wanted = {s.lower() for s in statuses or ()}
+        entries = []
+        for (code, status), numbers in sorted(buckets.items()):
+            if (wanted and status.lower() not in wanted) or (codes and code not in codes):
+                continue
+            entry: dict[str, Any] = {"code": code, "status": status, "count": len(numbers)}
             if full:
-                entry["recipients"] = numbers[key]
-            statuses.append(entry)
-        report = {
+                entry["recipients"] = numbers
+            entries.append(entry)
+        report: dict[str, Any] = {
             "type": "delivery_report_sms",
             "batch_id": batch.id,
             "total_message_count": len(rows),
-            "statuses": statuses,
+            "statuses": entries,
         }
         if batch.spec.get("client_reference") is not None:
             report["client_reference"] = batch.spec["client_reference"]
