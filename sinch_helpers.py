@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import requests
 from requests.adapters import HTTPAdapter
@@ -305,9 +306,13 @@ def _html(value: Any) -> str:
 
 
 def _wrap(value: Any) -> Any:
+    """Dicts in an API answer become ApiObjects, however deeply nested (lists of plain values,
+    such as a batch's 1000 numbers, are kept as they are: no call per item)."""
     if isinstance(value, dict):
-        return ApiObject({k: _wrap(v) for k, v in value.items()})
-    if isinstance(value, list):
+        return ApiObject(
+            {k: _wrap(v) if isinstance(v, dict | list) else v for k, v in value.items()}
+        )
+    if isinstance(value, list) and any(isinstance(v, dict | list) for v in value[:1]):
         return [_wrap(v) for v in value]
     return value
 
@@ -1063,40 +1068,46 @@ _NUMBER_KINDS = (
     ("voicemail", "voicemail"),
     ("pager", "pager"),
 )
+_KIND_LABELS = np.array(["invalid"] + [label for _, label in _NUMBER_KINDS], dtype=object)
 _SMS_CAPABLE = frozenset({"mobile", "VoIP", "personal"})
+_BAD_FOR_SMS = [i for i, label in enumerate(_KIND_LABELS) if i and label not in _SMS_CAPABLE]
 
 
-def _matching(numbers: pd.Series, description: Any, general: Any) -> pd.Series:
+def _matching(numbers: pd.Series, description: Any, general: Any) -> np.ndarray:
     """Which national numbers fit one libphonenumber description (pattern and lengths)."""
     pattern = getattr(description, "national_number_pattern", None)
     if pattern is None or numbers.empty:
-        return pd.Series(False, index=numbers.index)
+        return np.zeros(len(numbers), dtype=bool)
     lengths = [n for n in (description.possible_length or general.possible_length) if n > 0]
-    fits = numbers.str.len().isin(lengths) if lengths else pd.Series(True, index=numbers.index)
-    fits &= numbers.str.fullmatch(pattern).fillna(False).astype(bool)
+    fits = numbers.str.fullmatch(pattern).fillna(False).to_numpy(dtype=bool)
+    if lengths:
+        fits &= numbers.str.len().isin(lengths).to_numpy(dtype=bool)
     return fits
 
 
-def _kinds_for_country(national: pd.Series, country_code: int) -> pd.Series:
-    """'mobile', 'landline', 'toll-free', ... or 'invalid', using libphonenumber's metadata,
-    one regular expression over the whole column at a time."""
+def _kinds_for_country(national: pd.Series, country_code: int) -> np.ndarray:
+    """The kind of each national number as an index into ``_KIND_LABELS`` (0 = invalid), using
+    libphonenumber's metadata: one regular expression over the whole column at a time, and
+    each number checked only until its kind is known."""
     import phonenumbers
     from phonenumbers import PhoneMetadata
 
-    kinds = pd.Series("invalid", index=national.index, dtype=object)
+    kinds = np.zeros(len(national), dtype=np.int8)
+    open_rows = np.arange(len(national))
     for region in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(country_code, ()):
         metadata = PhoneMetadata.metadata_for_region_or_calling_code(country_code, region)
-        if metadata is None:
+        if metadata is None or not open_rows.size:
             continue
-        open_rows = kinds == "invalid"
-        general = _matching(national[open_rows], metadata.general_desc, metadata.general_desc)
-        candidates = national[open_rows][general]
-        for attribute, label in _NUMBER_KINDS:
-            if candidates.empty:
+        candidates = national.iloc[open_rows]
+        general = _matching(candidates, metadata.general_desc, metadata.general_desc)
+        rows, candidates = open_rows[general], candidates[general]
+        for kind, (attribute, _) in enumerate(_NUMBER_KINDS, start=1):
+            if not rows.size:
                 break
             found = _matching(candidates, getattr(metadata, attribute), metadata.general_desc)
-            kinds.loc[found[found].index] = label
-            candidates = candidates[~found]
+            kinds[rows[found]] = kind
+            rows, candidates = rows[~found], candidates[~found]
+        open_rows = np.flatnonzero(kinds == 0)
     return kinds
 
 
@@ -1121,24 +1132,29 @@ def normalise_numbers(raw: pd.Series, default_region: str | None = None) -> pd.D
         digits = digits.fillna(found)
         problem = problem.fillna(trouble)
 
-    # Country codes are prefix-free, so one anchored alternation finds each number's code.
-    known = "|".join(str(code) for code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
-    codes = digits.str.extract(f"^({known})", expand=False).astype(_TEXT)
-    unknown = digits.notna() & codes.isna()
-    problem[unknown] = "'" + text[unknown] + "' starts with no known country code"
+    known = [str(code) for code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE]
+    codes = np.full(len(text), None, dtype=object)
+    for size in (1, 2, 3):  # country codes are prefix-free: at most one length matches
+        head = digits.str[:size]
+        hit = head.isin(known).fillna(False).to_numpy(dtype=bool)
+        codes[hit] = head[hit].to_numpy(dtype=object)
+    unknown = digits.notna().to_numpy(dtype=bool) & (codes == None)  # noqa: E711 (elementwise)
+    if unknown.any():
+        problem[unknown] = "'" + text[unknown] + "' starts with no known country code"
 
-    fictional = digits.str.fullmatch(FICTIONAL.pattern).fillna(False).astype(bool)
-    kinds = pd.Series(pd.NA, index=text.index, dtype=object)
-    for code in codes.dropna().unique():
-        rows = codes.eq(code).fillna(False).astype(bool) & ~fictional
+    fictional = digits.str.fullmatch(FICTIONAL.pattern).fillna(False).to_numpy(dtype=bool)
+    kinds = np.full(len(text), -1, dtype=np.int8)  # -1: not looked up (no number, fictional)
+    for code in pd.unique(codes[codes != None]):  # noqa: E711 (elementwise)
+        rows = (codes == code) & ~fictional
         kinds[rows] = _kinds_for_country(digits[rows].str[len(code) :], int(code))
     e164 = "+" + digits
-    invalid = kinds.eq("invalid").fillna(False).astype(bool)
-    problem[invalid] = e164[invalid] + " is not a valid phone number"
-    no_sms = kinds.notna() & ~kinds.isin(_SMS_CAPABLE | {"invalid"})
-    problem[no_sms] = (
-        e164[no_sms] + " is a " + kinds[no_sms].astype(str) + " number: SMS cannot reach it"
-    )
+    invalid = kinds == 0
+    if invalid.any():
+        problem[invalid] = e164[invalid] + " is not a valid phone number"
+    no_sms = np.isin(kinds, _BAD_FOR_SMS)
+    if no_sms.any():
+        names = pd.Series(_KIND_LABELS[kinds[no_sms]], index=text.index[no_sms], dtype=_TEXT)
+        problem[no_sms] = e164[no_sms] + " is a " + names + " number: SMS cannot reach it"
     return pd.DataFrame({"e164": e164.where(problem.isna()), "problem": problem})
 
 
@@ -1296,6 +1312,7 @@ def parameters_from_frame(
     keys = dict(columns) if isinstance(columns, Mapping) else {c: c for c in columns}
     defaults = dict(defaults or {})
     numbers = rows[phone_column].astype(_TEXT)
+    every_number = numbers.tolist()  # converted once, reused by every complete column
     result: dict[str, dict[str, str]] = {}
     for column, key in keys.items():
         if not PARAMETER_KEY.fullmatch(key):
@@ -1305,9 +1322,17 @@ def parameters_from_frame(
                 f"columns={{{column!r}: {suggestion!r}}}."
             )
         values = rows[column].astype(_TEXT)
-        present = (values.str.strip() != "").fillna(False).astype(bool)
+        blank = values.str.isspace().fillna(True).to_numpy(dtype=bool)
+        present = (
+            values.notna().to_numpy(dtype=bool)
+            & ~blank
+            & values.ne("").fillna(False).to_numpy(dtype=bool)
+        )
         # tolist() converts a whole Arrow column at once; iterating it would go item by item.
-        pairs = zip(numbers[present].tolist(), values[present].tolist(), strict=True)
+        if present.all():
+            pairs = zip(every_number, values.tolist(), strict=True)
+        else:
+            pairs = zip(numbers[present].tolist(), values[present].tolist(), strict=True)
         result[key] = dict(pairs)
         if key in defaults:
             result[key]["default"] = defaults[key]
@@ -1426,25 +1451,36 @@ def check_message(
 
 
 class _ParameterIndex:
-    """``parameters`` indexed by normalised number once, so that slicing it for each batch of a
-    bulk send costs only that batch's recipients."""
+    """Slices ``parameters`` for each batch of a bulk send at the cost of that batch's recipients.
+
+    Keys are looked up as written first (the usual case: the same ``+44...`` strings as in the
+    recipient list); only a miss pays for normalising, against an index built on first need.
+    """
 
     def __init__(self, parameters: Mapping[str, Mapping[str, str]] | None) -> None:
         self.parameters = parameters or {}
-        self._by_number = {
-            key: {_normalised(k): (k, v) for k, v in values.items() if k != "default"}
-            for key, values in self.parameters.items()
-        }
+        self._by_digits: dict[str, dict[str, tuple[str, str]]] = {}
+
+    def _find(self, key: str, number: str) -> tuple[str, str] | None:
+        index = self._by_digits.get(key)
+        if index is None:
+            values = self.parameters[key]
+            index = {_normalised(k): (k, v) for k, v in values.items() if k != "default"}
+            self._by_digits[key] = index
+        return index.get(_normalised(number))
 
     def slice(self, numbers: Sequence[str]) -> dict[str, dict[str, str]] | None:
         """The part of ``parameters`` that concerns these recipients (plus every default)."""
         if not self.parameters:
             return None
-        wanted = [_normalised(n) for n in numbers]
         sliced = {}
         for key, values in self.parameters.items():
-            index = self._by_number[key]
-            entry = dict(index[n] for n in wanted if n in index)
+            entry = {}
+            for number in numbers:
+                if number in values:
+                    entry[number] = values[number]
+                elif found := self._find(key, number):
+                    entry[found[0]] = found[1]
             if "default" in values:
                 entry["default"] = values["default"]
             sliced[key] = entry
