@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 import subprocess
 import sys
+import time
 
 import requests
 
@@ -58,11 +59,14 @@ def test_standalone_logs_each_request_and_stops_cleanly_on_ctrl_c(tmp_path):
 
 
 def test_open_mode_accepts_unknown_plans_on_first_use(tmp_path):
-    with SandboxProcess(free_port(), "--db", ":memory:", "--open") as server:
+    limits = ("--requests-per-second", "1")
+    with SandboxProcess(free_port(), "--db", ":memory:", "--open", *limits) as server:
         first = session_for("mine").post(f"{server.url}/xms/v1/anything/batches", json=BODY)
         assert first.status_code == 201
         other = session_for("not-mine").get(f"{server.url}/xms/v1/anything/batches")
         assert other.status_code == 401
+        third = session_for("mine").get(f"{server.url}/xms/v1/anything/batches")
+        assert third.status_code == 429  # the new plan got the command line's rate limit
 
 
 def test_state_survives_a_restart(tmp_path):
@@ -109,3 +113,30 @@ def test_two_processes_share_one_database(tmp_path):
         for server in (one, two):
             listed = session_for("t").get(f"{server.url}/xms/v1/p/batches?page_size=1").json()
             assert listed["count"] == 120
+
+
+def test_two_processes_never_send_the_same_callback_twice(tmp_path):
+    """Each process runs a callback worker on the shared database; claims keep them apart."""
+    from receiver import Receiver
+
+    database = str(tmp_path / "callbacks.sqlite3")
+    timing = ("--dispatch-after", "0", "--deliver-after", "0")
+    with (
+        Receiver() as hook,
+        SandboxProcess(free_port(), "--db", database, "--plan", "p:t", *timing) as one,
+        SandboxProcess(free_port(), "--db", database, "--plan", "p:t", *timing) as two,
+    ):
+        session = session_for("t")
+        for server in (one, two, one, two):
+            body = {
+                **BODY,
+                "to": ["447700900001", "447700900002"],
+                "delivery_report": "per_recipient",
+                "callback_url": hook.url,
+            }
+            assert session.post(f"{server.url}/xms/v1/p/batches", json=body).status_code == 201
+        reports = hook.wait_for(4 * 2 * 3)  # 4 batches x 2 recipients x 3 statuses
+        time.sleep(0.5)
+        assert len(hook.bodies) == 24
+    seen = {(r["batch_id"], r["recipient"], r["status"]) for r in reports}
+    assert len(seen) == 24

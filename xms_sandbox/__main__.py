@@ -51,8 +51,32 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="accept any unknown plan on first use, remembering the token it came with",
     )
-    parser.add_argument("--dispatch-after", type=float, default=0.5, metavar="SECONDS")
-    parser.add_argument("--deliver-after", type=float, default=1.0, metavar="SECONDS")
+    parser.add_argument(
+        "--dispatch-after",
+        type=float,
+        default=0.5,
+        metavar="SECONDS",
+        help="time from acceptance (or send_at) to dispatch (default 0.5)",
+    )
+    parser.add_argument(
+        "--deliver-after",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="time from dispatch to the final status (default 1.0)",
+    )
+    parser.add_argument(
+        "--messages-per-second",
+        type=float,
+        metavar="N",
+        help="each plan's sending rate: batches queue first in, first out",
+    )
+    parser.add_argument(
+        "--requests-per-second",
+        type=float,
+        metavar="N",
+        help="each plan's request rate: above it the API answers 429",
+    )
     return parser.parse_args(argv)
 
 
@@ -67,6 +91,14 @@ def main(argv: list[str] | None = None) -> int:
         plans=plans,
         timing=Timing(args.dispatch_after, args.deliver_after),
         open_plans=args.open,
+        plan_defaults={
+            key: value
+            for key, value in (
+                ("messages_per_second", args.messages_per_second),
+                ("requests_per_second", args.requests_per_second),
+            )
+            if value
+        },
         log_requests=True,
     )
     known = ", ".join(sorted({p.id for p in sandbox.backend.plans()})) or "none"

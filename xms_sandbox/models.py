@@ -38,6 +38,8 @@ class SandboxConfig:
     callback_retry_base: float = 1.0
     callback_max_attempts: int = 8
     callback_timeout: float = 5.0
+    #: Settings every new plan starts with (``messages_per_second``, ...).
+    plan_defaults: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -132,7 +134,8 @@ class XmsBackend:
         """Create a plan, or change the token and settings of an existing one."""
         with self.storage.write() as db:
             row = db.execute("SELECT settings FROM plans WHERE id = ?", (plan_id,)).fetchone()
-            merged = {**(json.loads(row["settings"]) if row else {}), **settings}
+            current = json.loads(row["settings"]) if row else dict(self.config.plan_defaults)
+            merged = {**current, **settings}
             db.execute(
                 "INSERT INTO plans (id, token, settings) VALUES (?, ?, ?) "
                 "ON CONFLICT (id) DO UPDATE SET "

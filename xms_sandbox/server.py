@@ -80,6 +80,7 @@ def build(
     open_plans: bool = False,
     callback_retry_base: float = 1.0,
     callback_max_attempts: int = 8,
+    plan_defaults: dict[str, Any] | None = None,
     log_requests: bool = False,
 ) -> Sandbox:
     """Create (but do not start) a sandbox server bound to ``host:port`` (0 = a free port)."""
@@ -88,6 +89,7 @@ def build(
         open_plans=open_plans,
         callback_retry_base=callback_retry_base,
         callback_max_attempts=callback_max_attempts,
+        plan_defaults=dict(plan_defaults or {}),
     )
     backend = XmsBackend(Storage(db), config)
     for plan_id, token in (plans or {}).items():
