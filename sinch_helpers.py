@@ -646,10 +646,14 @@ class SmsClient:
         found = self.request(
             "GET",
             "/batches",
-            params={"client_reference": client_reference, "start_date": start, "page_size": 1},
+            params={"client_reference": client_reference, "start_date": start, "page_size": 100},
         )
-        batches = found.get("batches", [])
-        return batches[0] if batches else None
+        # Check the reference too: a server that ignores the filter must not hand back a
+        # different batch as if it were ours.
+        matching = [
+            b for b in found.get("batches", []) if b.get("client_reference") == client_reference
+        ]
+        return matching[0] if matching else None
 
     def dry_run(
         self,
@@ -663,7 +667,9 @@ class SmsClient:
         **fields: Any,
     ) -> ApiObject:
         """What the API would send, without sending: parts, encoding and each final text."""
-        payload = {"to": list(to), "body": body, "from": sender or "dry-run", **fields}
+        payload = {"to": list(to), "body": body, **fields}
+        if sender is not None:
+            payload["from"] = sender
         if parameters is not None:
             payload["parameters"] = {k: dict(v) for k, v in parameters.items()}
         params = {"per_recipient": str(per_recipient).lower()}
