@@ -153,3 +153,29 @@ def test_sandbox_plans_endpoint(sandbox):
         "Rejected",
         "Aborted",
     }
+
+
+def test_scheduled_batches_see_group_changes_until_they_go_out(slow_plan):
+    group = slow_plan.post("/groups", json={"members": ["447700900001"]}).json()
+    later = slow_plan.send(
+        to=[group["id"]], send_at="2999-01-01T00:00:00Z", expire_at="2999-01-02T00:00:00Z"
+    )
+    now = slow_plan.send(to=[group["id"]])  # dispatched 30 s from now in this sandbox
+
+    def total(batch) -> int:
+        report = slow_plan.get(f"/batches/{batch['id']}/delivery_report").json()
+        return report["total_message_count"]
+
+    slow_plan.post(f"/groups/{group['id']}", json={"add": ["447700900002"]})
+    assert (total(later), total(now)) == (2, 2)
+    slow_plan.delete(f"/groups/{group['id']}")
+    assert total(later) == 0  # a deleted group counts as empty
+    assert slow_plan.get(f"/batches/{later['id']}").json()["to"] == [group["id"]]
+
+
+def test_dispatched_batches_keep_their_recipients(plan):
+    group = plan.post("/groups", json={"members": ["447700900001"]}).json()
+    sent = plan.send(to=[group["id"]])
+    plan.post(f"/groups/{group['id']}", json={"add": ["447700900002"]})
+    report = plan.get(f"/batches/{sent['id']}/delivery_report").json()
+    assert report["total_message_count"] == 1

@@ -239,16 +239,40 @@ class XmsBackend:
         start = max(spec.get("send_at") or moment, moment)
         return spec.get("expire_at") or start + MAX_VALIDITY
 
-    def _expand(self, db: sqlite3.Connection, plan: Plan, targets: list[str]) -> list[str]:
+    def _expand(
+        self,
+        db: sqlite3.Connection,
+        plan: Plan,
+        targets: list[str],
+        deleted_groups_are_empty: bool = False,
+    ) -> list[str]:
         """Numbers and group IDs → the unique numbers to send to, in order."""
         numbers: dict[str, None] = {}
         for index, target in enumerate(targets):
             if target.isdigit():
                 numbers[target] = None
                 continue
-            members = self._group_members(db, plan, target, f"to[{index}]")
+            try:
+                members = self._group_members(db, plan, target, f"to[{index}]")
+            except ApiError:
+                if not deleted_groups_are_empty:
+                    raise
+                members = []
             numbers.update(dict.fromkeys(members))
         return list(numbers)
+
+    def _refresh_scheduled(self, db: sqlite3.Connection, plan: Plan, group_id: str) -> None:
+        """Batches still waiting to go out that target the group get its members as they are
+        now (the API expands groups at send time; a deleted group counts as empty)."""
+        moment = self.clock()
+        rows = db.execute(
+            "SELECT * FROM batches WHERE plan_id = ? AND canceled_at IS NULL AND instr(data, ?)",
+            (plan.id, f'"{group_id}"'),
+        ).fetchall()
+        for batch in map(_batch, rows):
+            if group_id in batch.spec["to"] and not self._dispatched(db, batch.id, moment):
+                numbers = self._expand(db, plan, batch.spec["to"], deleted_groups_are_empty=True)
+                self._schedule(db, plan, batch.id, batch.spec, numbers, moment)
 
     def _group_members(
         self, db: sqlite3.Connection, plan: Plan, group_id: str, field_name: str
@@ -738,6 +762,7 @@ class XmsBackend:
                 [(group_id, n) for n in removes],
             )
             self._touch_group(db, group_id, name, data)
+            self._refresh_scheduled(db, plan, group_id)
             return self._group(db, self._group_row(db, plan, group_id))
 
     def _touch_group(self, db, group_id: str, name: str | None, data: dict[str, Any]) -> None:
@@ -759,6 +784,7 @@ class XmsBackend:
             db.execute("DELETE FROM group_members WHERE group_id = ?", (group_id,))
             self._add_members(db, group_id, spec["members"])
             self._touch_group(db, group_id, spec.get("name"), data)
+            self._refresh_scheduled(db, plan, group_id)
             return self._group(db, self._group_row(db, plan, group_id))
 
     def delete_group(self, plan: Plan, group_id: str) -> None:
@@ -766,6 +792,7 @@ class XmsBackend:
             self._group_row(db, plan, group_id)
             db.execute("DELETE FROM group_members WHERE group_id = ?", (group_id,))
             db.execute("DELETE FROM groups WHERE id = ?", (group_id,))
+            self._refresh_scheduled(db, plan, group_id)
 
     # ----------------------------------------------------------------- inbounds and handsets
     def get_inbound(self, plan: Plan, inbound_id: str) -> dict[str, Any]:
