@@ -960,6 +960,11 @@ class XmsBackend:
         """Queue the delivery-report callbacks whose moment has come; returns how many."""
         moment = self.clock()
         queued = 0
+        # A cheap read first: most rounds have nothing to do and need no write lock.
+        if not self.storage.query(
+            "SELECT 1 FROM batches WHERE callbacks_pending <= ? LIMIT 1", (moment,)
+        ):
+            return 0
         with self.storage.write() as db:
             rows = db.execute(
                 "SELECT * FROM batches WHERE callbacks_pending <= ? LIMIT 50", (moment,)
@@ -1045,6 +1050,9 @@ class XmsBackend:
     def claim_callbacks(self, limit: int = 20, lease: float = 60.0) -> list[sqlite3.Row]:
         """Due callbacks, leased to this process so no other process sends them too."""
         moment = self.clock()
+        due = "SELECT * FROM outbox WHERE state IN ('pending', 'sending') AND next_at <= ? "
+        if not self.storage.query(due + "LIMIT 1", (moment,)):
+            return []
         with self.storage.write() as db:
             rows = db.execute(
                 "SELECT * FROM outbox WHERE state IN ('pending', 'sending') AND next_at <= ? "
