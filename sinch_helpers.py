@@ -351,7 +351,11 @@ def _shared_sandbox_credentials(url: str, settings: Mapping[str, str]) -> Creden
     """A plan of one's own on a shared (workshop) sandbox run with ``--open``."""
     import getpass
 
-    plan = _first(settings, "SINCH_SANDBOX_PLAN") or f"learner-{getpass.getuser()}"
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # a container user with no name
+        user = "learner"
+    plan = _first(settings, "SINCH_SANDBOX_PLAN") or f"learner-{user}"
     token = hashlib.sha256(f"sandbox:{plan}".encode()).hexdigest()[:32]
     return Credentials(plan, token, base_url=_strip_xms(url))
 
