@@ -1367,6 +1367,22 @@ def _normalised(number: str) -> str:
     return squeezed[2:] if squeezed.startswith("00") else squeezed
 
 
+class MessageCheck(pd.DataFrame):
+    """The problems :func:`check_message` found: a DataFrame that says so when it is empty."""
+
+    _ALL_CLEAR = "No problems found."
+
+    @property
+    def _constructor(self) -> type[pd.DataFrame]:
+        return pd.DataFrame  # slices and copies are plain frames
+
+    def __repr__(self) -> str:
+        return self._ALL_CLEAR if self.empty else super().__repr__()
+
+    def _repr_html_(self) -> str | None:
+        return f"<p>{self._ALL_CLEAR}</p>" if self.empty else super()._repr_html_()
+
+
 def check_message(
     body: str,
     to: Sequence[str],
@@ -1457,7 +1473,7 @@ def check_message(
                         f"Add parameters[{key!r}]['default'], or values for them.",
                     )
                 )
-    return pd.DataFrame(problems, columns=["severity", "problem", "fix"])
+    return MessageCheck(problems, columns=["severity", "problem", "fix"])
 
 
 class _ParameterIndex:

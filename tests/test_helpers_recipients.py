@@ -120,3 +120,10 @@ def test_preview_matches_the_api_in_chunks_of_1000(client):
     assert len(table) == 1500 and list(table.columns) == ["recipient", "text", "encoding", "parts"]
     assert table.loc[0].tolist() == ["447700900000", "Hi Zoë 😀", "unicode", 1]
     assert table.loc[1499, "text"] == "Hi you"
+
+
+def test_an_empty_check_says_so():
+    clear = sh.check_message("Hi ${a}", ["+447700900001"], {"a": {"default": "x"}})
+    assert repr(clear) == "No problems found." and "No problems found" in clear._repr_html_()
+    found = sh.check_message("Hi ${b}", ["+447700900001"])
+    assert "severity" in repr(found) and type(found[["problem"]]) is pd.DataFrame
