@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from xms_sandbox.encoding import analyse, truncate_to_one_part
-from xms_sandbox.templates import render
+from xms_sandbox.substitution import render
 
 
 @pytest.mark.parametrize(

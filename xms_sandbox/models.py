@@ -18,7 +18,7 @@ from .encoding import analyse, truncate_to_one_part
 from .errors import ApiError, constraint, not_found
 from .lifecycle import Event, Recipient, Timing
 from .storage import Storage, dumps, new_id
-from .templates import placeholders, render, unmatched
+from .substitution import placeholders, render, unmatched
 from .timeutil import now as wall_clock
 from .timeutil import render_time
 from .validation import MAX_VALIDITY, check_validity

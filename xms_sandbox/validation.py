@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from .errors import ApiError, constraint, invalid_format
 from .msisdn import normalize_msisdn, normalize_sender
-from .templates import DEFAULT, VALID_KEY
+from .substitution import DEFAULT, VALID_KEY
 from .timeutil import parse_time
 
 MAX_RECIPIENTS = 1000
