@@ -11,7 +11,7 @@ from flask import Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from .errors import ApiError
-from .faults import FaultBox, retry_after_header
+from .faults import FaultBox
 from .models import XmsBackend
 from .routes import xms
 from .sandbox_routes import sandbox
@@ -76,19 +76,6 @@ def _before_xms_request() -> Response | None:
         )
     if fault is not None and fault.kind == "latency":
         time.sleep(fault.seconds)
-    backend: XmsBackend = current_app.extensions["xms_backend"]
-    plan = backend.plan(plan_id) if plan_id else None
-    rate = plan.settings.get("requests_per_second") if plan else None
-    if rate:
-        wait = box.throttle(plan_id, float(rate))
-        if wait is not None:
-            raise ApiError(
-                429,
-                "too_many_requests",
-                f"More than {rate} requests per second for service plan '{plan_id}'; "
-                "wait for Retry-After seconds and try again.",
-                {"Retry-After": retry_after_header(wait)},
-            )
     return None
 
 

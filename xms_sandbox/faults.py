@@ -22,6 +22,8 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 
+from .errors import ApiError
+
 KINDS = ("status", "latency", "timeout", "drop")
 
 
@@ -103,6 +105,21 @@ class FaultBox:
                 bucket.tokens -= 1.0
                 return None
             return (1.0 - bucket.tokens) / per_second
+
+
+def enforce_request_rate(box: FaultBox, plan_id: str, per_second: float | None) -> None:
+    """429 with ``Retry-After`` when the plan is over its ``requests_per_second``."""
+    if not per_second:
+        return
+    wait = box.throttle(plan_id, float(per_second))
+    if wait is not None:
+        raise ApiError(
+            429,
+            "too_many_requests",
+            f"More than {per_second} requests per second for service plan '{plan_id}'; "
+            "wait for Retry-After seconds and try again.",
+            {"Retry-After": retry_after_header(wait)},
+        )
 
 
 def retry_after_header(seconds: float) -> str:

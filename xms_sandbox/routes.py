@@ -13,6 +13,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 
 from . import parsing, responses, validation
 from .errors import ApiError, invalid_format
+from .faults import enforce_request_rate
 from .models import XmsBackend
 
 xms = Blueprint("xms", __name__, url_prefix="/xms/v1/<plan_id>")
@@ -58,6 +59,8 @@ def authenticate(endpoint, values) -> None:
     scheme, _, token = header.partition(" ")
     token = token.strip() if scheme.lower() == "bearer" and token.strip() else None
     g.plan = backend().authenticate(plan_id, token)
+    faults = current_app.extensions["xms_faults"]
+    enforce_request_rate(faults, g.plan.id, g.plan.settings.get("requests_per_second"))
 
 
 # ---------------------------------------------------------------- batches
