@@ -140,3 +140,17 @@ def test_two_processes_never_send_the_same_callback_twice(tmp_path):
         assert len(hook.bodies) == 24
     seen = {(r["batch_id"], r["recipient"], r["status"]) for r in reports}
     assert len(seen) == 24
+
+
+def test_a_busy_port_is_explained(tmp_path):
+    with SandboxProcess(free_port(), "--db", ":memory:") as first:
+        port = first.url.rsplit(":", 1)[1]
+        second = subprocess.run(
+            [sys.executable, "-m", "xms_sandbox", "--port", port, "--db", ":memory:"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert second.returncode != 0
+    assert "in use" in second.stderr and "different port" in second.stderr  # werkzeug's words
+    assert "Traceback" not in second.stderr

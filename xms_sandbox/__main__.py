@@ -80,11 +80,8 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = arguments(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stdout)
-    plans = dict(plans_from_env(os.environ.get(PLANS_ENV)) + args.plan)
-    sandbox = build(
+def _build(args: argparse.Namespace, plans: dict[str, str]):
+    return build(
         host=args.host,
         port=args.port,
         db=args.db,
@@ -101,6 +98,21 @@ def main(argv: list[str] | None = None) -> int:
         },
         log_requests=True,
     )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = arguments(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stdout)
+    plans = dict(plans_from_env(os.environ.get(PLANS_ENV)) + args.plan)
+    try:
+        sandbox = _build(args, plans)
+    except OSError as error:
+        print(
+            f"Cannot listen on {args.host}:{args.port} ({error.strerror}). Another sandbox "
+            "may be running: stop it, or choose another port with --port.",
+            file=sys.stderr,
+        )
+        return 2
     known = ", ".join(sorted({p.id for p in sandbox.backend.plans()})) or "none"
     print(f"XMS sandbox on {sandbox.url}/xms  (plans: {known}; database: {args.db})")
     print(f"Phones: {sandbox.url}/sandbox/phones    Stop with Ctrl-C.")
