@@ -377,9 +377,10 @@ def connect(
             f"(token {mask(credentials.api_token)}). Messages reach real phones and cost money."
         )
         return client
-    shared = _first(read_settings(), "SINCH_SANDBOX_URL")
+    settings = read_settings()
+    shared = _first(settings, "SINCH_SANDBOX_URL")
     if shared:
-        creds = _shared_sandbox_credentials(shared, read_settings())
+        creds = _shared_sandbox_credentials(shared, settings)
         print(
             f"Sandbox mode: the shared sandbox at {creds.endpoint} (plan {creds.service_plan_id})"
             ". No message leaves that sandbox."
@@ -804,9 +805,13 @@ class SmsClient:
                 "Phones and replies are a sandbox feature.",
                 hint="In live mode, look at your own phone and reply from it.",
             )
-        answer = requests.request(method, f"{self.sandbox_url}/sandbox{path}", timeout=10, **kwargs)
+        answer = self.session.request(
+            method, f"{self.sandbox_url}/sandbox{path}", timeout=self.timeout, **kwargs
+        )
         if answer.status_code >= 400:
             raise self._api_error(answer, method, answer.url)
+        if answer.headers.get("Content-Type", "").startswith("text/html"):
+            return answer.text
         return answer.json() if answer.content else None
 
     def phone(self, number: str) -> pd.DataFrame:
@@ -822,17 +827,16 @@ class SmsClient:
         """(Sandbox) phone screens for these numbers, drawn in the notebook."""
         from IPython.display import HTML
 
-        answer = requests.get(
-            f"{self.sandbox_url}/sandbox/phones",
+        page = self._sandbox(
+            "GET",
+            "/phones",
             params={
                 "numbers": ",".join(numbers),
                 "embed": "true",
                 "plan_id": self.credentials.service_plan_id,
             },
-            timeout=10,
         )
-        answer.raise_for_status()
-        return HTML(answer.text)
+        return HTML(page)
 
     def sandbox_outcomes(self) -> pd.DataFrame:
         """(Sandbox) how the sandbox ends messages to each range of fictional numbers."""

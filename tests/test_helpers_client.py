@@ -200,3 +200,14 @@ def test_a_server_that_is_not_the_api_gets_a_clear_error(sandbox):
     with pytest.raises(sh.SmsApiError) as error:
         client.request("GET", "/../../../sandbox/phones")
     assert "not JSON" in str(error.value) and "SINCH_BASE_URL" in error.value.hint
+
+
+def test_sandbox_features_explain_themselves(client, plan):
+    client.send_batch(["+447700900001"], "Hi phone", "Co")
+    assert "Hi phone" in client.show_phones(["+447700900001"]).data
+    with pytest.raises(sh.ValidationError) as error:
+        client.show_phones(["not a number"])
+    assert "numbers" in str(error.value)
+    live = sh.SmsClient(client.credentials, mode="live")
+    with pytest.raises(sh.SmsApiError, match="sandbox feature"):
+        live.phone("+447700900001")
