@@ -7,7 +7,7 @@
   every notebook runs with no account and no network.
 - pandas helpers: :func:`load_recipients`, :func:`parameters_from_frame`, :func:`check_message`,
   :func:`preview`, :func:`send_bulk`, :func:`wait_for_delivery`, :func:`delivery_frame`,
-  :func:`plot_delivery`.
+  :func:`plot_delivery` (an SVG bar chart that needs no plotting library).
 
 Errors are :class:`SmsApiError` subclasses that carry the HTTP status, the API's ``code`` and
 ``text``, the request, and a hint that says what to fix. The API token never appears in any repr,
@@ -16,7 +16,9 @@ message or log line.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib
 import io
 import json
 import os
@@ -28,12 +30,32 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
 import requests
 from requests.adapters import HTTPAdapter
+
+
+class _ImportedOnFirstUse:
+    """A module that is imported the first time one of its names is looked up.
+
+    pandas and numpy take about half a second to import, which every notebook would pay before its
+    first cell finished; deferring them leaves that cost to the first table.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(importlib.import_module(self._name), attribute)
+
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+else:
+    np = _ImportedOnFirstUse("numpy")
+    pd = _ImportedOnFirstUse("pandas")
 
 __version__ = "0.1.0"
 USER_AGENT = f"sinch-sms-notebooks/{__version__} python-requests/{requests.__version__}"
@@ -339,7 +361,7 @@ def _embedded_sandbox() -> tuple[str, Credentials]:
             token = secrets.token_hex(16)
             db = os.environ.get("SINCH_SANDBOX_DB", ":memory:")
             _embedded["sandbox"] = xms_sandbox.start(
-                db=db, plans={SANDBOX_PLAN: token}, timing=xms_sandbox.Timing(0.02, 0.08)
+                db=db, plans={SANDBOX_PLAN: token}, timing=xms_sandbox.Timing(0.005, 0.02)
             )
             _embedded["credentials"] = Credentials(
                 SANDBOX_PLAN, token, base_url=_embedded["sandbox"].url
@@ -1068,8 +1090,14 @@ def credentials_form(base_url: str | None = None) -> CredentialsForm | None:
 # =============================================================================== phone numbers
 
 _IGNORED_IN_NUMBERS = r"[\s\-().\u00a0/]"
+
+
 # Arrow-backed strings run each regular expression over a whole column in C++ (RE2).
-_TEXT = pd.StringDtype("pyarrow")
+@functools.cache
+def _text_dtype() -> pd.StringDtype:
+    return pd.StringDtype("pyarrow")
+
+
 _NUMBER_KINDS = (
     ("mobile", "mobile"),
     ("fixed_line", "landline"),
@@ -1082,7 +1110,7 @@ _NUMBER_KINDS = (
     ("voicemail", "voicemail"),
     ("pager", "pager"),
 )
-_KIND_LABELS = np.array(["invalid"] + [label for _, label in _NUMBER_KINDS], dtype=object)
+_KIND_LABELS = ("invalid", *(label for _, label in _NUMBER_KINDS))
 _SMS_CAPABLE = frozenset({"mobile", "VoIP", "personal"})
 _BAD_FOR_SMS = [i for i, label in enumerate(_KIND_LABELS) if i and label not in _SMS_CAPABLE]
 
@@ -1134,9 +1162,10 @@ def normalise_numbers(raw: pd.Series, default_region: str | None = None) -> pd.D
     """
     import phonenumbers
 
-    text = raw.astype(_TEXT).str.strip()
+    text = raw.astype(_text_dtype()).str.strip()
     missing = text.fillna("").eq("")
-    problem = pd.Series(pd.NA, index=text.index, dtype=_TEXT).mask(missing, "no phone number")
+    problem = pd.Series(pd.NA, index=text.index, dtype=_text_dtype())
+    problem = problem.mask(missing, "no phone number")
     # Most files hold tidy "+<digits>" numbers: take those in one pass, work on the rest.
     clean = text.str.fullmatch(r"\+[1-9][0-9]{6,14}").fillna(False).astype(bool)
     digits = text.str[1:].where(clean)
@@ -1167,7 +1196,8 @@ def normalise_numbers(raw: pd.Series, default_region: str | None = None) -> pd.D
         problem[invalid] = e164[invalid] + " is not a valid phone number"
     no_sms = np.isin(kinds, _BAD_FOR_SMS)
     if no_sms.any():
-        names = pd.Series(_KIND_LABELS[kinds[no_sms]], index=text.index[no_sms], dtype=_TEXT)
+        labels = np.array(_KIND_LABELS, dtype=object)[kinds[no_sms]]
+        names = pd.Series(labels, index=text.index[no_sms], dtype=_text_dtype())
         problem[no_sms] = e164[no_sms] + " is a " + names + " number: SMS cannot reach it"
     return pd.DataFrame({"e164": e164.where(problem.isna()), "problem": problem})
 
@@ -1179,8 +1209,8 @@ def _read_untidy_numbers(
     ``00`` or in national form."""
     import phonenumbers
 
-    digits = pd.Series(pd.NA, index=text.index, dtype=_TEXT)
-    problem = pd.Series(pd.NA, index=text.index, dtype=_TEXT)
+    digits = pd.Series(pd.NA, index=text.index, dtype=_text_dtype())
+    problem = pd.Series(pd.NA, index=text.index, dtype=_text_dtype())
     squeezed = text.str.replace(_IGNORED_IN_NUMBERS, "", regex=True)
     plus = squeezed.str.startswith("+").fillna(False).astype(bool)
     double_zero = squeezed.str.startswith("00").fillna(False).astype(bool)
@@ -1325,7 +1355,7 @@ def parameters_from_frame(
         columns = [c for c in recipients.columns if c not in (*_DERIVED, "phone", phone_column)]
     keys = dict(columns) if isinstance(columns, Mapping) else {c: c for c in columns}
     defaults = dict(defaults or {})
-    numbers = rows[phone_column].astype(_TEXT)
+    numbers = rows[phone_column].astype(_text_dtype())
     every_number = numbers.tolist()  # converted once, reused by every complete column
     result: dict[str, dict[str, str]] = {}
     for column, key in keys.items():
@@ -1335,7 +1365,7 @@ def parameters_from_frame(
                 f"{key!r} cannot be a parameter key (use 1-16 of A-Z a-z 0-9 _ . -). Rename it: "
                 f"columns={{{column!r}: {suggestion!r}}}."
             )
-        values = rows[column].astype(_TEXT)
+        values = rows[column].astype(_text_dtype())
         blank = values.str.isspace().fillna(True).to_numpy(dtype=bool)
         present = (
             values.notna().to_numpy(dtype=bool)
@@ -1371,20 +1401,33 @@ def _normalised(number: str) -> str:
     return squeezed[2:] if squeezed.startswith("00") else squeezed
 
 
-class MessageCheck(pd.DataFrame):
-    """The problems :func:`check_message` found: a DataFrame that says so when it is empty."""
+@functools.cache
+def _message_check_type() -> type[pd.DataFrame]:
+    """:class:`MessageCheck`, defined on first use because it subclasses a pandas type."""
 
-    _ALL_CLEAR = "No problems found."
+    class MessageCheck(pd.DataFrame):
+        """The problems :func:`check_message` found: a DataFrame that says so when empty."""
 
-    @property
-    def _constructor(self) -> type[pd.DataFrame]:
-        return pd.DataFrame  # slices and copies are plain frames
+        _ALL_CLEAR = "No problems found."
 
-    def __repr__(self) -> str:
-        return self._ALL_CLEAR if self.empty else super().__repr__()
+        @property
+        def _constructor(self) -> type[pd.DataFrame]:
+            return pd.DataFrame  # slices and copies are plain frames
 
-    def _repr_html_(self) -> str | None:
-        return f"<p>{self._ALL_CLEAR}</p>" if self.empty else super()._repr_html_()
+        def __repr__(self) -> str:
+            return self._ALL_CLEAR if self.empty else super().__repr__()
+
+        def _repr_html_(self) -> str | None:
+            return f"<p>{self._ALL_CLEAR}</p>" if self.empty else super()._repr_html_()
+
+    MessageCheck.__module__, MessageCheck.__qualname__ = __name__, "MessageCheck"
+    return MessageCheck
+
+
+def __getattr__(name: str) -> Any:
+    if name == "MessageCheck":  # a pandas subclass, so made when first asked for
+        return _message_check_type()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def check_message(
@@ -1477,7 +1520,7 @@ def check_message(
                         f"Add parameters[{key!r}]['default'], or values for them.",
                     )
                 )
-    return MessageCheck(problems, columns=["severity", "problem", "fix"])
+    return _message_check_type()(problems, columns=["severity", "problem", "fix"])
 
 
 class _ParameterIndex:
@@ -1569,10 +1612,39 @@ def _read_journal(path: Path) -> dict[str, dict[str, Any]]:
     return done
 
 
-def _progress(total: int, description: str, enabled: bool = True):
-    from tqdm.auto import tqdm
+PROGRESS_AFTER = 0.5  # seconds of work before a progress bar is worth drawing
 
-    return tqdm(total=total, desc=description, unit="msg", disable=not enabled, leave=True)
+
+class _Progress:
+    """A tqdm progress bar that appears only once the work has taken ``PROGRESS_AFTER`` seconds.
+
+    Quick work (most of it, against the local sandbox) leaves no half-drawn bar behind and does
+    not pay the ~0.15 s it takes to import tqdm's notebook widgets.
+    """
+
+    def __init__(self, total: int, description: str, enabled: bool = True) -> None:
+        self.total, self.description, self.enabled = total, description, enabled
+        self.n = 0
+        self._started = time.monotonic()
+        self._bar: Any = None
+
+    def update(self, count: int) -> None:
+        self.n += count
+        if self._bar is not None:
+            self._bar.update(count)
+        elif self.enabled and time.monotonic() - self._started >= PROGRESS_AFTER:
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(
+                total=self.total, initial=self.n, desc=self.description, unit="msg", leave=True
+            )
+
+    def __enter__(self) -> _Progress:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._bar is not None:
+            self._bar.close()
 
 
 def send_bulk(
@@ -1603,7 +1675,7 @@ def send_bulk(
     resuming = bool(done)
     by_number = _ParameterIndex(parameters)
     rows: list[dict[str, Any]] = []
-    with _progress(len(numbers), "Sending", progress) as bar:
+    with _Progress(len(numbers), "Sending", progress) as bar:
         for index, chunk in enumerate(chunks, start=1):
             sliced = by_number.slice(chunk)
             fingerprint = _fingerprint(job, index, chunk, sliced)
@@ -1685,24 +1757,28 @@ def wait_for_delivery(
     client: SmsClient,
     batch_id: str,
     timeout: float = 60.0,
-    poll_interval: float = 0.1,
+    poll_interval: float = 2.0,
     progress: bool = True,
 ) -> ApiObject:
     """Poll the batch's report until every recipient has a final status or ``timeout`` passes.
 
+    The first polls come quickly (a local sandbox finishes in a fraction of a second) and the
+    pause doubles up to ``poll_interval`` seconds, so a long wait on the live API stays polite.
     Prints which of the two happened and returns the last summary report; its ``finished``
     attribute is True when every recipient reached a final status.
     """
     deadline = time.monotonic() + timeout
+    pause = min(0.025, poll_interval)
     report = client.delivery_report(batch_id)
     total = report["total_message_count"]
-    with _progress(total, "Final", progress) as bar:
+    with _Progress(total, "Final", progress) as bar:
         while True:
             final = _final_count(report)
             bar.update(final - bar.n)
             if final >= total or time.monotonic() >= deadline:
                 break
-            time.sleep(min(poll_interval, max(0.0, deadline - time.monotonic())))
+            time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+            pause = min(pause * 2, poll_interval)
             report = client.delivery_report(batch_id)
     finished = final >= total
     report.finished = finished
@@ -1771,27 +1847,79 @@ STATUS_COLOURS = {
 }
 
 
-def plot_delivery(report: Any, ax: Any = None, title: str | None = None) -> Any:
-    """A bar chart of recipients per status (from a report or a :func:`delivery_frame`)."""
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
-
+def _status_counts(report: Any) -> list[tuple[str, int]]:
+    """(status, recipients) pairs, most common first, from a report or a delivery frame."""
     table = report if isinstance(report, pd.DataFrame) else delivery_frame(report)
-    counts = (
-        table.groupby("status")["count"].sum()
-        if "count" in table
-        else table["status"].value_counts()
-    )
-    counts = counts.sort_values()
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6, 0.45 * len(counts) + 1))
-    ax.barh(
-        counts.index, counts.values, color=[STATUS_COLOURS.get(s, "#90a4ae") for s in counts.index]
-    )
-    for y, value in enumerate(counts.values):
-        ax.text(value, y, f" {value}", va="center")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("recipients")
-    ax.set_title(title or "Delivery status")
-    ax.spines[["top", "right"]].set_visible(False)
-    return ax
+    if "count" in table:
+        counts = table.groupby("status")["count"].sum()
+    else:
+        counts = table["status"].value_counts()
+    return sorted(((str(s), int(n)) for s, n in counts.items()), key=lambda p: (-p[1], p[0]))
+
+
+@dataclass(frozen=True)
+class StatusChart:
+    """Recipients per status as a horizontal bar chart.
+
+    Jupyter draws it as SVG; anywhere else (a terminal, a test, a stored notebook's plain-text
+    output) it prints as text bars. It needs no plotting library, so it costs nothing to import.
+    """
+
+    counts: tuple[tuple[str, int], ...]
+    title: str = "Delivery status"
+
+    _ROW = 26  # pixels per bar
+    _LABEL = 100  # pixels for the status names
+    _BARS = 360  # pixels for the longest bar
+
+    def __repr__(self) -> str:
+        if not self.counts:
+            return f"{self.title}\n(no recipients)"
+        widest = max(len(status) for status, _ in self.counts)
+        most = max(n for _, n in self.counts) or 1
+        lines = [self.title]
+        for status, n in self.counts:
+            bar = "█" * max(1 if n else 0, round(30 * n / most))
+            lines.append(f"{status:<{widest}}  {bar} {n}" if bar else f"{status:<{widest}}  {n}")
+        return "\n".join(lines)
+
+    def _repr_svg_(self) -> str:
+        from html import escape
+
+        most = max((n for _, n in self.counts), default=0) or 1
+        top = 34
+        height = top + self._ROW * max(1, len(self.counts)) + 8
+        width = self._LABEL + self._BARS + 60
+        parts = [
+            f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+            f'font-family="sans-serif" font-size="13">',
+            f'<text x="{self._LABEL}" y="20" font-weight="bold">{escape(self.title)}</text>',
+        ]
+        for row, (status, n) in enumerate(self.counts):
+            y = top + row * self._ROW
+            length = max(1.0, self._BARS * n / most) if n else 0.0
+            colour = STATUS_COLOURS.get(status, "#90a4ae")
+            parts += [
+                f'<text x="{self._LABEL - 8}" y="{y + 16}" text-anchor="end">'
+                f"{escape(status)}</text>",
+                f'<rect x="{self._LABEL}" y="{y + 3}" width="{length:.1f}" height="{self._ROW - 6}"'
+                f' fill="{colour}"/>',
+                f'<text x="{self._LABEL + length + 6:.1f}" y="{y + 16}">{n}</text>',
+            ]
+        parts.append("</svg>")
+        return "\n".join(parts)
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the chart as an SVG file (open it in a browser, or add it to a slide)."""
+        target = Path(path)
+        target.write_text(self._repr_svg_(), encoding="utf-8")
+        return target
+
+
+def plot_delivery(report: Any, title: str = "Delivery status") -> StatusChart:
+    """A bar chart of recipients per status, from a report or a :func:`delivery_frame`.
+
+    For a chart of your own, start from the same numbers:
+    ``delivery_frame(report)["status"].value_counts().plot.barh()`` (needs matplotlib).
+    """
+    return StatusChart(tuple(_status_counts(report)), title)

@@ -1,13 +1,20 @@
 """How long the notebooks take to run headless, against Jupyter's own floor.
 
-Executes every notebook in ``notebooks/`` (sandbox mode) and then the same number of trivial
-one-cell notebooks, each in a fresh kernel as nbval would, and prints both times and their ratio.
-Run: ``.venv/bin/python bench/notebooks.py``.
+Executes every notebook in ``notebooks/`` (sandbox mode), each in a fresh kernel as nbval would,
+and a trivial one-cell notebook right before each of them, for several rounds. Prints each
+notebook's median time, the floor's median, and the ratio of the totals.
+
+Timings on a shared machine wander by tens of percent from one minute to the next, so each real
+notebook is timed next to its own trivial one and medians are used throughout: one slow kernel
+start moves a median far less than a sum.
+Run: ``.venv/bin/python bench/notebooks.py [rounds]`` (default 5).
 """
 
 from __future__ import annotations
 
 import os
+import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -18,48 +25,44 @@ from nbformat.v4 import new_code_cell, new_notebook
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
 
-def run(notebook: nbformat.NotebookNode) -> None:
+def trivial() -> nbformat.NotebookNode:
+    return new_notebook(cells=[new_code_cell("1 + 1")])
+
+
+def timed(notebook: nbformat.NotebookNode) -> float:
+    started = time.perf_counter()
     NotebookClient(
         notebook,
         timeout=600,
         kernel_name="python3",
         resources={"metadata": {"path": str(NOTEBOOKS)}},
     ).execute()
-
-
-def timed(notebook: nbformat.NotebookNode) -> float:
-    started = time.perf_counter()
-    run(notebook)
     return time.perf_counter() - started
 
 
-def main(rounds: int = 3) -> None:
+def main(rounds: int = 5) -> None:
     for name in [n for n in os.environ if n.startswith("SINCH_")]:
         del os.environ[name]
-    os.environ["MPLBACKEND"] = "Agg"
     paths = sorted(NOTEBOOKS.glob("*.ipynb"))
-    run(new_notebook(cells=[new_code_cell("1 + 1")]))  # warm up the kernel start-up path once
-    ratios, ours, floors = [], [], []
+    timed(trivial())  # warm up the kernel start-up path once
+    floors: list[float] = []
+    ours: dict[str, list[float]] = {path.name: [] for path in paths}
     for _ in range(rounds):
-        # Each real notebook is timed right after a trivial one, so that a machine that speeds
-        # up or slows down during the run affects both sides alike.
-        floor = real = 0.0
         for path in paths:
-            floor += timed(new_notebook(cells=[new_code_cell("1 + 1")]))
-            real += timed(nbformat.read(path, as_version=4))
-        ratios.append(real / floor)
-        ours.append(real)
-        floors.append(floor)
-    middle = sorted(range(rounds), key=ratios.__getitem__)[rounds // 2]
+            floors.append(timed(trivial()))
+            ours[path.name].append(timed(nbformat.read(path, as_version=4)))
+    floor = statistics.median(floors)
+    print(f"one-cell notebook (floor): median {floor:.2f} s of {len(floors)} runs")
+    for name, times in ours.items():
+        middle = statistics.median(times)
+        print(f"  {name:<28} median {middle:.2f} s  {middle / floor:.2f}x")
+    total = sum(statistics.median(times) for times in ours.values())
     print(
-        f"{len(paths)} notebooks: {ours[middle]:.1f} s; {len(paths)} one-cell notebooks: "
-        f"{floors[middle]:.1f} s (median round of {rounds})"
-    )
-    print(
-        f"ratio: {ratios[middle]:.2f}x (aim: at most 2x); all rounds: "
-        + ", ".join(f"{r:.2f}x" for r in ratios)
+        f"{len(paths)} notebooks: {total:.1f} s; {len(paths)} one-cell notebooks: "
+        f"{floor * len(paths):.1f} s; ratio {total / (floor * len(paths)):.2f}x (aim: at most 2x; "
+        f"medians of {rounds} rounds)"
     )
 
 
 if __name__ == "__main__":
-    main()
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 5)

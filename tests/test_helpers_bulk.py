@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import matplotlib
 import pandas as pd
 import pytest
 import requests
 
 import sinch_helpers as sh
-
-matplotlib.use("Agg")
 
 NUMBERS = [f"+4477009{i:05d}" for i in range(2500)]
 
@@ -99,6 +96,15 @@ def test_wait_for_delivery_times_out_and_says_so(sandbox_slow_client, capsys):
     assert "1 of 1 recipient(s) still in progress (1 Queued)" in capsys.readouterr().out
 
 
+def test_a_progress_bar_appears_only_when_the_work_is_slow(client, sandbox_slow_client, capsys):
+    quick = client.send_batch(["+447700900001"], "Hi", "Co")
+    sh.wait_for_delivery(client, quick.id, timeout=5)
+    assert capsys.readouterr().err == ""  # done before a bar was worth drawing
+    slow = sandbox_slow_client.send_batch(["+447700900001"], "Hi", "Co")
+    sh.wait_for_delivery(sandbox_slow_client, slow.id, timeout=sh.PROGRESS_AFTER + 0.3)
+    assert "Final:   0%" in capsys.readouterr().err
+
+
 @pytest.fixture
 def sandbox_slow_client(slow_plan):
     credentials = sh.Credentials(slow_plan.plan_id, slow_plan.token, base_url=slow_plan.sandbox.url)
@@ -123,10 +129,17 @@ def test_delivery_frames_and_plot(client):
         "code",
         "at",
     ]
-    ax = sh.plot_delivery(full)
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["Failed", "Delivered"]
-    ax2 = sh.plot_delivery(client.delivery_report(batch.id))
+    chart = sh.plot_delivery(full, title="Three <friends>")
+    assert chart.counts == (("Delivered", 2), ("Failed", 1))
+    assert repr(chart).splitlines() == [
+        "Three <friends>",
+        "Delivered  " + "█" * 30 + " 2",
+        "Failed     " + "█" * 15 + " 1",
+    ]
+    svg = chart._repr_svg_()
+    assert svg.startswith("<svg") and "Three &lt;friends&gt;" in svg and svg.count("<rect") == 2
+    summary_chart = sh.plot_delivery(client.delivery_report(batch.id))
+    assert summary_chart.counts == chart.counts and summary_chart.title == "Delivery status"
     assert isinstance(
         sh.delivery_frame(client.recipient_report(batch.id, "+447700900001")), pd.DataFrame
     )
-    assert ax2.get_title() == "Delivery status"

@@ -96,7 +96,6 @@ def load_targets() -> list[tuple[Path, Path]]:
 def test_every_load_target_exists_and_runs(notebook, solution):
     assert solution.exists(), f"{notebook.name} loads a missing {solution}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("SINCH_")}
-    env["MPLBACKEND"] = "Agg"
     result = subprocess.run(
         [sys.executable, str(solution)],
         cwd=NOTEBOOK_DIR,
@@ -157,7 +156,6 @@ def test_every_notebook_runs_in_live_mode_without_leaking_the_token(tmp_path, mo
         monkeypatch.setenv("SINCH_BASE_URL", server.xms_url)
         monkeypatch.setenv("SINCH_TEST_NUMBERS", ",".join(test_numbers))
         monkeypatch.setenv("SINCH_FROM", "+46700000000")
-        monkeypatch.setenv("MPLBACKEND", "Agg")
         for path in NOTEBOOKS:
             notebook = read(path)
             NotebookClient(

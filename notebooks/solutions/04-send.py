@@ -8,4 +8,4 @@ if sh.ready_to_send(client, to):
     batch = client.send_batch(to, "Your table is ready, ${name}!", sh.my_sender(client),
                               parameters=parameters)
     sh.wait_for_delivery(client, batch.id, timeout=60)
-    sh.plot_delivery(client.delivery_report(batch.id, type="full"))
+    print(sh.plot_delivery(client.delivery_report(batch.id, type="full")))
