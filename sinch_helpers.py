@@ -1893,6 +1893,7 @@ class StatusChart:
         parts = [
             f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
             f'font-family="sans-serif" font-size="13">',
+            '<rect width="100%" height="100%" fill="white"/>',  # readable on dark themes too
             f'<text x="{self._LABEL}" y="20" font-weight="bold">{escape(self.title)}</text>',
         ]
         for row, (status, n) in enumerate(self.counts):

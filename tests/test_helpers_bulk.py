@@ -137,7 +137,7 @@ def test_delivery_frames_and_plot(client):
         "Failed     " + "█" * 15 + " 1",
     ]
     svg = chart._repr_svg_()
-    assert svg.startswith("<svg") and "Three &lt;friends&gt;" in svg and svg.count("<rect") == 2
+    assert svg.startswith("<svg") and "Three &lt;friends&gt;" in svg and svg.count("<rect") == 3
     summary_chart = sh.plot_delivery(client.delivery_report(batch.id))
     assert summary_chart.counts == chart.counts and summary_chart.title == "Delivery status"
     assert isinstance(
