@@ -107,6 +107,32 @@ def test_every_load_target_exists_and_runs(notebook, solution):
     assert result.returncode == 0, result.stderr
 
 
+# A row of the outcome tables in the README and notebook 00: | `500`–`599` | Failed: ... | 11 |
+OUTCOME_ROW = re.compile(r"^\s*\| `(\d{3})`–`(\d{3})` \| ([^|]+?) \| (\d+) \|$", re.MULTILINE)
+
+
+@pytest.mark.parametrize(
+    "document",
+    [ROOT / "README.md", NOTEBOOK_DIR / "00-start-here.ipynb"],
+    ids=lambda p: p.name,
+)
+def test_documented_outcome_tables_match_the_sandbox(document, client):
+    text = markdown(document) if document.suffix == ".ipynb" else document.read_text()
+    documented = [
+        (f"+447700900{low} to +447700900{high}", ends_as, int(code))
+        for low, high, ends_as, code in OUTCOME_ROW.findall(text)
+    ]
+    served = [
+        (row["numbers"], row["status"], row["code"])
+        for row in client.sandbox_outcomes().to_dict("records")
+        if row["numbers"].startswith("+447700900")
+    ]
+    assert len(served) == 7, "every drama-range outcome is documented"
+    assert [(n, c) for n, _, c in documented] == [(n, c) for n, _, c in served]
+    for (_, ends_as, _), (_, status, _) in zip(documented, served, strict=True):
+        assert status in ends_as, f"{document.name} says {ends_as!r}; the sandbox says {status}"
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_links_between_notebooks_resolve(path):
     for target in re.findall(r"\]\(([^)#\s]+)", markdown(path)):
