@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # Jupyter refuses to run as root unless told; containers and CI often are root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test lint format sandbox notebooks bench clean
+.PHONY: lab test lint format sandbox notebooks bench bytecode clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed; set PYTHON=/path/to/python3.11")'
@@ -19,10 +19,16 @@ $(STAMP): $(BIN)/python requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet -r requirements.txt -e .
 	@touch $(STAMP)
 
-lab: $(STAMP)
+# An editable install leaves our own modules uncompiled, and PYTHONDONTWRITEBYTECODE (common in
+# containers and CI) stops Python from caching them: compile them here so that every kernel does
+# not compile them again (about 0.07 s each). Files already up to date are skipped.
+bytecode: $(STAMP)
+	@$(BIN)/python -m compileall -q sinch_helpers.py xms_sandbox
+
+lab: bytecode
 	$(BIN)/jupyter lab $(ROOT_FLAG) notebooks/
 
-test: $(STAMP)
+test: bytecode
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest tests/
@@ -42,13 +48,14 @@ sandbox: $(STAMP)
 	$(BIN)/python -m xms_sandbox --port 8765 --open
 
 # Re-execute every notebook in sandbox mode and store its outputs (for maintainers).
-notebooks: $(STAMP)
+notebooks: bytecode
 	$(BIN)/python tools/execute_notebooks.py
 
-bench: $(STAMP)
+bench: bytecode
 	$(BIN)/python bench/sandbox_throughput.py
 	$(BIN)/python bench/recipients.py
 	$(BIN)/python bench/notebooks.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
