@@ -46,8 +46,12 @@ class _ImportedOnFirstUse:
     def __init__(self, name: str) -> None:
         self._name = name
 
+    @functools.cached_property
+    def _module(self) -> Any:
+        return importlib.import_module(self._name)
+
     def __getattr__(self, attribute: str) -> Any:
-        return getattr(importlib.import_module(self._name), attribute)
+        return getattr(self._module, attribute)
 
 
 if TYPE_CHECKING:
@@ -1403,7 +1407,8 @@ def _normalised(number: str) -> str:
 
 @functools.cache
 def _message_check_type() -> type[pd.DataFrame]:
-    """:class:`MessageCheck`, defined on first use because it subclasses a pandas type."""
+    """The type of :func:`check_message`'s result, defined on first use: it subclasses a pandas
+    type, and pandas is imported only when first needed."""
 
     class MessageCheck(pd.DataFrame):
         """The problems :func:`check_message` found: a DataFrame that says so when empty."""
@@ -1422,12 +1427,6 @@ def _message_check_type() -> type[pd.DataFrame]:
 
     MessageCheck.__module__, MessageCheck.__qualname__ = __name__, "MessageCheck"
     return MessageCheck
-
-
-def __getattr__(name: str) -> Any:
-    if name == "MessageCheck":  # a pandas subclass, so made when first asked for
-        return _message_check_type()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def check_message(
@@ -1850,6 +1849,11 @@ STATUS_COLOURS = {
 def _status_counts(report: Any) -> list[tuple[str, int]]:
     """(status, recipients) pairs, most common first, from a report or a delivery frame."""
     table = report if isinstance(report, pd.DataFrame) else delivery_frame(report)
+    if "status" not in table:
+        raise ValueError(
+            "plot_delivery needs a delivery report (client.delivery_report(...)) or a table "
+            f"from delivery_frame(); this table has no 'status' column: {list(table.columns)}."
+        )
     if "count" in table:
         counts = table.groupby("status")["count"].sum()
     else:
@@ -1909,12 +1913,6 @@ class StatusChart:
             ]
         parts.append("</svg>")
         return "\n".join(parts)
-
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the chart as an SVG file (open it in a browser, or add it to a slide)."""
-        target = Path(path)
-        target.write_text(self._repr_svg_(), encoding="utf-8")
-        return target
 
 
 def plot_delivery(report: Any, title: str = "Delivery status") -> StatusChart:

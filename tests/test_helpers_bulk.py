@@ -140,6 +140,8 @@ def test_delivery_frames_and_plot(client):
     assert svg.startswith("<svg") and "Three &lt;friends&gt;" in svg and svg.count("<rect") == 3
     summary_chart = sh.plot_delivery(client.delivery_report(batch.id))
     assert summary_chart.counts == chart.counts and summary_chart.title == "Delivery status"
+    with pytest.raises(ValueError, match="no 'status' column"):
+        sh.plot_delivery(pd.DataFrame({"recipient": ["447700900001"]}))
     assert isinstance(
         sh.delivery_frame(client.recipient_report(batch.id, "+447700900001")), pd.DataFrame
     )
