@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import secrets
 import socket
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -68,7 +69,7 @@ class PlanApi:
         assert answer.status_code == 201, answer.text
 
     def batch_count(self) -> int:
-        return self.sandbox.backend.count_batches(self.plan_id)
+        return self.sandbox.backend.batches.count(self.plan_id)
 
 
 @pytest.fixture(scope="session")
@@ -81,10 +82,10 @@ def sandbox():
 
 
 @pytest.fixture
-def plan(sandbox) -> PlanApi:
+def plan(sandbox) -> Iterator[PlanApi]:
     plan_id = f"plan{next(_plan_numbers)}"
     token = secrets.token_hex(16)
-    sandbox.backend.add_plan(plan_id, token)
+    sandbox.backend.plans.add(plan_id, token)
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {token}"
     yield PlanApi(sandbox, plan_id, token, session)
@@ -99,9 +100,9 @@ def slow_sandbox():
 
 
 @pytest.fixture
-def slow_plan(slow_sandbox) -> PlanApi:
+def slow_plan(slow_sandbox) -> Iterator[PlanApi]:
     token = secrets.token_hex(16)
-    slow_sandbox.backend.add_plan("slow", token)
+    slow_sandbox.backend.plans.add("slow", token)
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {token}"
     yield PlanApi(slow_sandbox, "slow", token, session)

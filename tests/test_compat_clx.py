@@ -25,7 +25,7 @@ def text_batch(recipients, body="Hello, ${name}!", parameters=None):
     return create
 
 
-def test_tutorial_send_returns_a_batch_id(client, plan):
+def test_tutorial_send_returns_a_batch_id(client):
     parameters = {"name": {"+447700900001": "John", "default": "valued customer"}}
     batch = client.create_batch(
         text_batch(["+447700900001", "+447700900002"], parameters=parameters)
@@ -74,7 +74,8 @@ def test_cancel_update_replace_and_tags(client):
     assert updated.recipients == {"447700900010", "447700900011"}
     assert updated.body == "Later, updated"
     replaced = client.replace_batch(batch.batch_id, text_batch(["447700900012"], body="New"))
-    assert replaced.batch_id == batch.batch_id and replaced.recipients == {"447700900012"}
+    assert replaced.batch_id == batch.batch_id
+    assert replaced.recipients == {"447700900012"}
     assert client.replace_batch_tags(batch.batch_id, ["b", "a"]) == {"a", "b"}
     assert client.update_batch_tags(batch.batch_id, ["c"], ["a"]) == {"b", "c"}
     assert client.fetch_batch_tags(batch.batch_id) == {"b", "c"}
@@ -87,7 +88,8 @@ def test_paging_stops_at_the_end(client):
         client.create_batch(text_batch([f"44770090010{index}"], body=f"n{index}"))
     pages = client.fetch_batches(page_size=3)
     seen = [batch.batch_id for page in pages for batch in page]
-    assert len(seen) == 7 and len(set(seen)) == 7
+    assert len(seen) == 7
+    assert len(set(seen)) == 7
 
 
 def test_delivery_reports(client):
@@ -100,7 +102,9 @@ def test_delivery_reports(client):
     full = client.fetch_delivery_report(batch.batch_id, kind="full", status={"Failed"})
     assert [s.recipients for s in full.statuses] == [{"447700900520"}]
     one = client.fetch_recipient_delivery_report(batch.batch_id, "+447700900020")
-    assert one.status == "Delivered" and one.code == 0 and one.recipient == "447700900020"
+    assert one.status == "Delivered"
+    assert one.code == 0
+    assert one.recipient == "447700900020"
 
 
 def test_groups(client):
@@ -108,7 +112,8 @@ def test_groups(client):
     create.name = "clx friends"
     create.members = {"447700900030", "447700900031"}
     group = client.create_group(create)
-    assert group.size == 2 and group.child_groups == set()
+    assert group.size == 2
+    assert group.child_groups == set()
     update = api.GroupUpdate()
     update.member_insertions = {"447700900032"}
     update.member_removals = {"447700900030"}
@@ -131,11 +136,12 @@ def test_groups(client):
 
 def test_inbounds(client, plan):
     batch = client.create_batch(text_batch(["447700900050"], body="Reply?"))
-    reply = plan.sandbox.backend.reply_from_handset("447700900050", "Yes please")
+    reply = plan.sandbox.backend.inbounds.reply_from_handset("447700900050", "Yes please")
     listed = [mo for page in client.fetch_inbounds() for mo in page]
-    assert [mo.message_id for mo in listed] == [reply["id"]]
-    fetched = client.fetch_inbound(reply["id"])
-    assert fetched.body == "Yes please" and fetched.sender == "447700900050"
+    assert [mo.message_id for mo in listed] == [reply.id]
+    fetched = client.fetch_inbound(reply.id)
+    assert fetched.body == "Yes please"
+    assert fetched.sender == "447700900050"
     assert fetched.recipient == "12345"
     assert batch.batch_id
 

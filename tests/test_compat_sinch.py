@@ -38,10 +38,12 @@ def test_send_with_parameters_and_read_back(sms):
         parameters={"name": {"+447700900001": "John", "default": "valued customer"}},
         client_reference="order-17",
     )
-    assert len(sent.id) == 26 and sent.canceled is False
+    assert len(sent.id) == 26
+    assert sent.canceled is False
     assert sent.parameters == {"name": {"447700900001": "John", "default": "valued customer"}}
     fetched = sms.batches.get(batch_id=sent.id)
-    assert fetched.id == sent.id and fetched.client_reference == "order-17"
+    assert fetched.id == sent.id
+    assert fetched.client_reference == "order-17"
 
 
 def test_dry_run_per_recipient(sms):
@@ -65,7 +67,8 @@ def test_binary_send(sms):
     sent = sms.batches.send_binary(
         to=["447700900003"], from_="12345", body="AAECAw==", udh="050003010201"
     )
-    assert sent.type == "mt_binary" and sent.udh == "050003010201"
+    assert sent.type == "mt_binary"
+    assert sent.udh == "050003010201"
 
 
 def test_update_replace_cancel(sms):
@@ -74,11 +77,13 @@ def test_update_replace_cancel(sms):
     updated = sms.batches.update_sms(
         batch_id=sent.id, to_add=["+447700900011"], to_remove=["447700900010"], body="y"
     )
-    assert updated.to == ["447700900011"] and updated.body == "y"
+    assert updated.to == ["447700900011"]
+    assert updated.body == "y"
     replaced = sms.batches.replace_sms(
         batch_id=sent.id, to=["447700900012"], from_="12345", body="z", send_at=later
     )
-    assert replaced.id == sent.id and replaced.to == ["447700900012"]
+    assert replaced.id == sent.id
+    assert replaced.to == ["447700900012"]
     canceled = sms.batches.cancel(batch_id=sent.id)
     assert canceled.canceled is True
     report = sms.delivery_reports.get(batch_id=sent.id, report_type="full")
@@ -107,7 +112,8 @@ def test_delivery_reports_and_feedback(sms):
     failed = sms.delivery_reports.get(batch_id=sent.id, report_type="full", status=["REJECTED"])
     assert [s.recipients for s in failed.statuses] == [["447700900720"]]
     one = sms.delivery_reports.get_for_number(batch_id=sent.id, recipient="+447700900020")
-    assert one.status == "Delivered" and one.code == 0
+    assert one.status == "Delivered"
+    assert one.code == 0
     listed = list(sms.delivery_reports.list(page_size=1, status=["DELIVERED"]).iterator())
     assert [r.recipient for r in listed] == ["447700900020"]
     assert sms.batches.send_delivery_feedback(batch_id=sent.id, recipients=[]) is None
@@ -115,7 +121,8 @@ def test_delivery_reports_and_feedback(sms):
 
 def test_groups(sms):
     group = sms.groups.create(name="sdk friends", members=["447700900030", "447700900031"])
-    assert group.size == 2 and group.child_groups == []
+    assert group.size == 2
+    assert group.child_groups == []
     # SDK 2.x sends "name": null when no name is given, which the API reads as "remove the
     # name"; keep it by passing it again.
     updated = sms.groups.update(
@@ -131,10 +138,10 @@ def test_groups(sms):
 
 def test_inbounds(sms, plan):
     sms.batches.send_sms(to=["447700900050"], from_="12345", body="Reply?")
-    reply = plan.sandbox.backend.reply_from_handset("447700900050", "Yes")
+    reply = plan.sandbox.backend.inbounds.reply_from_handset("447700900050", "Yes")
     listed = list(sms.inbounds.list(to=["12345"]).iterator())
-    assert [mo.id for mo in listed] == [reply["id"]]
-    assert sms.inbounds.get(inbound_id=reply["id"]).body == "Yes"
+    assert [mo.id for mo in listed] == [reply.id]
+    assert sms.inbounds.get(inbound_id=reply.id).body == "Yes"
 
 
 @pytest.mark.parametrize(

@@ -20,11 +20,14 @@ def test_send_echoes_the_batch_with_defaults(plan):
     assert ULID.match(batch["id"])
     assert batch["to"] == ["447700900001", "46701234567", "447700900002"]
     assert batch["from"] == "447700900999"
-    assert batch["type"] == "mt_text" and batch["canceled"] is False
-    assert batch["delivery_report"] == "none" and batch["flash_message"] is False
+    assert batch["type"] == "mt_text"
+    assert batch["canceled"] is False
+    assert batch["delivery_report"] == "none"
+    assert batch["flash_message"] is False
     for field in ("created_at", "modified_at", "expire_at"):
         assert MILLIS.match(batch[field]), batch[field]
-    assert "send_at" not in batch and "callback_url" not in batch  # unset fields are omitted
+    assert "send_at" not in batch
+    assert "callback_url" not in batch
 
 
 def test_optional_fields_are_echoed(plan):
@@ -56,8 +59,9 @@ def test_get_and_404_for_unknown_or_other_plans_batch(plan, sandbox):
     batch = plan.send(to=["447700900001"])
     assert plan.get(f"/batches/{batch['id']}").json() == batch
     missing = plan.get("/batches/01AAAAAAAAAAAAAAAAAAAAAAAA")
-    assert missing.status_code == 404 and missing.json()["code"] == "not_found"
-    sandbox.backend.add_plan("other-plan", "other-token")
+    assert missing.status_code == 404
+    assert missing.json()["code"] == "not_found"
+    sandbox.backend.plans.add("other-plan", "other-token")
     other = plan.session.get(
         f"{sandbox.url}/xms/v1/other-plan/batches/{batch['id']}",
         headers={"Authorization": "Bearer other-token"},
@@ -70,7 +74,8 @@ def test_list_pages_to_the_end_with_counts(plan):
     seen, page = [], 0
     while True:
         answer = plan.get("/batches", params={"page": page, "page_size": 3}).json()
-        assert answer["count"] == 7 and answer["page"] == page
+        assert answer["count"] == 7
+        assert answer["page"] == page
         assert answer["page_size"] == len(answer["batches"])
         if not answer["batches"]:
             break
@@ -108,7 +113,8 @@ def test_list_filters(plan):
 )
 def test_list_rejects_bad_query_values(plan, query, code):
     answer = plan.get(f"/batches?{query}")
-    assert answer.status_code == 400 and answer.json()["code"] == code
+    assert answer.status_code == 400
+    assert answer.json()["code"] == code
 
 
 def test_update_replace_cancel_before_dispatch(slow_plan):
@@ -117,13 +123,15 @@ def test_update_replace_cancel_before_dispatch(slow_plan):
         f"/batches/{batch['id']}",
         json={"toAdd": ["447700900003"], "to_remove": ["447700900001"], "body": "New"},
     ).json()
-    assert updated["to"] == ["447700900002", "447700900003"] and updated["body"] == "New"
+    assert updated["to"] == ["447700900002", "447700900003"]
+    assert updated["body"] == "New"
     reset = slow_plan.post(f"/batches/{batch['id']}", json={"send_at": None}).json()
     assert "send_at" not in reset
     replaced = slow_plan.put(
         f"/batches/{batch['id']}", json={"to": ["447700900004"], "from": "1", "body": "R"}
     )
-    assert replaced.status_code == 200 and replaced.json()["to"] == ["447700900004"]
+    assert replaced.status_code == 200
+    assert replaced.json()["to"] == ["447700900004"]
     canceled = slow_plan.delete(f"/batches/{batch['id']}").json()
     assert canceled["canceled"] is True
     report = slow_plan.get(f"/batches/{batch['id']}/delivery_report").json()
@@ -133,7 +141,8 @@ def test_update_replace_cancel_before_dispatch(slow_plan):
 def test_update_after_dispatch_is_forbidden(plan):
     batch = plan.send(to=["447700900001"])
     answer = plan.post(f"/batches/{batch['id']}", json={"body": "too late"})
-    assert answer.status_code == 403 and answer.json()["code"] == "batch_already_dispatched"
+    assert answer.status_code == 403
+    assert answer.json()["code"] == "batch_already_dispatched"
 
 
 def test_dry_run_counts_parts_per_recipient(plan):
@@ -164,13 +173,15 @@ def test_dry_run_counts_parts_per_recipient(plan):
     plain = plan.post("/batches/dry_run", json=body).json()
     assert "per_recipient" not in plain
     bad = plan.post("/batches/dry_run?per_recipient=tru", json=body)
-    assert bad.status_code == 400 and "'tru'" in bad.json()["text"]
+    assert bad.status_code == 400
+    assert "'tru'" in bad.json()["text"]
 
 
 def test_delivery_feedback(plan):
     batch = plan.send(to=["447700900001", "447700900002"], feedback_enabled=True)
     answer = plan.post(f"/batches/{batch['id']}/delivery_feedback", json={"recipients": []})
-    assert answer.status_code == 202 and answer.content == b""
+    assert answer.status_code == 202
+    assert answer.content == b""
     one = plan.post(
         f"/batches/{batch['id']}/delivery_feedback", json={"recipients": ["+447700900002"]}
     )
@@ -178,7 +189,8 @@ def test_delivery_feedback(plan):
     stranger = plan.post(
         f"/batches/{batch['id']}/delivery_feedback", json={"recipients": ["447700900009"]}
     )
-    assert stranger.status_code == 400 and "recipients[0]" in stranger.json()["text"]
+    assert stranger.status_code == 400
+    assert "recipients[0]" in stranger.json()["text"]
     plain = plan.send(to=["447700900001"])
     refused = plan.post(f"/batches/{plain['id']}/delivery_feedback", json={"recipients": []})
     assert refused.status_code == 400
@@ -186,7 +198,8 @@ def test_delivery_feedback(plan):
 
 def test_binary_batches(plan):
     batch = plan.send(type="mt_binary", to=["447700900001"], body="AAECAw==\n", udh="0500030102")
-    assert batch["body"] == "AAECAw==" and batch["udh"] == "0500030102"
+    assert batch["body"] == "AAECAw=="
+    assert batch["udh"] == "0500030102"
     too_big = plan.post(
         "/batches",
         json={
@@ -201,7 +214,8 @@ def test_binary_batches(plan):
     no_udh = plan.post(
         "/batches", json={"type": "mt_binary", "to": ["447700900001"], "from": "1", "body": "AA=="}
     )
-    assert no_udh.status_code == 400 and "udh" in no_udh.json()["text"]
+    assert no_udh.status_code == 400
+    assert "udh" in no_udh.json()["text"]
 
 
 def test_mms_is_refused_clearly(plan):
@@ -214,4 +228,5 @@ def test_mms_is_refused_clearly(plan):
             "body": {"url": "https://example.invalid/cat.jpg"},
         },
     )
-    assert answer.status_code == 400 and "MMS" in answer.json()["text"]
+    assert answer.status_code == 400
+    assert "MMS" in answer.json()["text"]

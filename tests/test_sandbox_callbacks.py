@@ -35,7 +35,8 @@ def test_batch_report_callback_once_all_are_final(plan, mode):
         (report,) = hook.wait_for(1)
         time.sleep(0.2)
         assert len(hook.bodies) == 1
-    assert report["type"] == "delivery_report_sms" and report["batch_id"] == batch["id"]
+    assert report["type"] == "delivery_report_sms"
+    assert report["batch_id"] == batch["id"]
     assert report["total_message_count"] == 2
     assert ("recipients" in report["statuses"][0]) == (mode == "full")
 
@@ -101,7 +102,8 @@ def test_client_errors_are_not_retried(plan):
 def test_receiver_down_gives_up_after_max_attempts(plan):
     plan.send(to=["447700900001"], delivery_report="summary", callback_url="http://127.0.0.1:9/x")
     state = wait_for_state(plan, "failed")
-    assert state["attempts"] == 4 and "Connection" in state["last_error"]
+    assert state["attempts"] == 4
+    assert "Connection" in state["last_error"]
 
 
 def test_inbound_callback_when_plan_has_mo_url(plan, sandbox):
@@ -112,5 +114,7 @@ def test_inbound_callback_when_plan_has_mo_url(plan, sandbox):
             f"{sandbox.url}/sandbox/handsets/447700900001/reply", json={"body": "STOP"}, timeout=5
         )
         (inbound,) = hook.wait_for(1)
-    assert inbound["type"] == "mo_text" and inbound["body"] == "STOP"
-    assert inbound["from"] == "447700900001" and inbound["to"] == "447700900100"
+    assert inbound["type"] == "mo_text"
+    assert inbound["body"] == "STOP"
+    assert inbound["from"] == "447700900001"
+    assert inbound["to"] == "447700900100"

@@ -77,7 +77,8 @@ def test_recipient_report_accepts_raw_and_encoded_plus(plan):
     batch = plan.send(to=["447700900001"])
     for path in ("+447700900001", "%2B447700900001", "447700900001"):
         answer = plan.get(f"/batches/{batch['id']}/delivery_report/{path}")
-        assert answer.status_code == 200 and answer.json()["recipient"] == "447700900001"
+        assert answer.status_code == 200
+        assert answer.json()["recipient"] == "447700900001"
     stranger = plan.get(f"/batches/{batch['id']}/delivery_report/447700900002")
     assert stranger.status_code == 404
 
@@ -133,7 +134,7 @@ def test_lifecycle_moves_with_time():
         batch = session.post(
             f"{base}/batches", json={"to": ["447700900001"], "from": "1", "body": "x"}
         ).json()
-        seen = []
+        seen: list[str] = []
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
             status = session.get(f"{base}/batches/{batch['id']}/delivery_report/447700900001")
@@ -167,7 +168,8 @@ def test_delivery_report_list_pages_and_filters(plan):
     by_reference = plan.get("/delivery_reports?client_reference=x").json()
     assert {r["batch_id"] for r in by_reference["delivery_reports"]} == {first["id"]}
     paged = plan.get("/delivery_reports?page=1&page_size=2").json()
-    assert paged["page_size"] == 1 and paged["count"] == 3
+    assert paged["page_size"] == 1
+    assert paged["count"] == 3
 
 
 def test_throughput_limit_queues_fifo(plan):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import requests
 
 
@@ -11,7 +13,9 @@ def test_group_lifecycle(plan):
     )
     assert created.status_code == 201
     group = created.json()
-    assert group["size"] == 2 and group["child_groups"] == [] and group["name"] == "Choir"
+    assert group["size"] == 2
+    assert group["child_groups"] == []
+    assert group["name"] == "Choir"
     gid = group["id"]
     updated = plan.post(
         f"/groups/{gid}", json={"add": ["447700900003", "447700900004"], "remove": ["447700900004"]}
@@ -25,7 +29,8 @@ def test_group_lifecycle(plan):
     unnamed = plan.post(f"/groups/{gid}", json={"name": None}).json()
     assert "name" not in unnamed
     replaced = plan.put(f"/groups/{gid}", json={"name": "Band", "members": ["447700900009"]})
-    assert replaced.json()["size"] == 1 and replaced.json()["name"] == "Band"
+    assert replaced.json()["size"] == 1
+    assert replaced.json()["name"] == "Band"
     assert plan.delete(f"/groups/{gid}").status_code == 200
     assert plan.get(f"/groups/{gid}").status_code == 404
 
@@ -33,13 +38,16 @@ def test_group_lifecycle(plan):
 def test_group_rules(plan):
     first = plan.post("/groups", json={"name": "Same"}).json()
     clash = plan.post("/groups", json={"name": "Same"})
-    assert clash.status_code == 403 and clash.json()["code"] == "conflict_group_name"
+    assert clash.status_code == 403
+    assert clash.json()["code"] == "conflict_group_name"
     long_name = plan.post("/groups", json={"name": "x" * 21})
-    assert long_name.status_code == 400 and "'name'" in long_name.json()["text"]
+    assert long_name.status_code == 400
+    assert "'name'" in long_name.json()["text"]
     bad_member = plan.post("/groups", json={"members": ["447700900001", "nope"]})
     assert "'members[1]'" in bad_member.json()["text"]
     unknown_child = plan.post("/groups", json={"child_groups": ["01ZZZZZZZZZZZZZZZZZZZZZZZZ"]})
-    assert unknown_child.status_code == 403 and unknown_child.json()["code"] == "unknown_group"
+    assert unknown_child.status_code == 403
+    assert unknown_child.json()["code"] == "unknown_group"
     child = plan.post("/groups", json={"members": ["447700900005"]}).json()
     parent = plan.post(
         "/groups", json={"members": ["447700900006"], "child_groups": [child["id"]]}
@@ -60,7 +68,8 @@ def test_sending_to_a_group_expands_it(plan):
 def test_group_paging(plan):
     ids = [plan.post("/groups", json={"name": f"g{i}"}).json()["id"] for i in range(5)]
     first = plan.get("/groups?page_size=2").json()
-    assert first["count"] == 5 and first["page_size"] == 2
+    assert first["count"] == 5
+    assert first["page_size"] == 2
     assert [g["id"] for g in first["groups"]] == ids[::-1][:2]
     assert plan.get("/groups?page=3&page_size=2").json()["page_size"] == 0
 
@@ -91,26 +100,32 @@ def test_handset_receives_and_replies(plan, sandbox):
     )
     assert reply.status_code == 201
     inbound = reply.json()
-    assert inbound["to"] == "447700900100" and inbound["client_reference"] == "r1"
+    assert inbound["to"] == "447700900100"
+    assert inbound["client_reference"] == "r1"
     assert plan.get(f"/inbounds/{inbound['id']}").json() == inbound
     listed = plan.get("/inbounds", params={"to": "+447700900100"}).json()
-    assert listed["count"] == 1 and listed["inbounds"] == [inbound]
+    assert listed["count"] == 1
+    assert listed["inbounds"] == [inbound]
     assert plan.get("/inbounds?to=123").json()["count"] == 0
     assert plan.get("/inbounds/01AAAAAAAAAAAAAAAAAAAAAAAA").status_code == 404
     html = requests.get(f"{sandbox.url}/sandbox/phones/447700900001", params=mine, timeout=5)
     assert html.headers["Content-Type"].startswith("text/html")
-    assert "Hi there" in html.text and "Thanks!" in html.text and "<html" in html.text
+    assert "Hi there" in html.text
+    assert "Thanks!" in html.text
+    assert "<html" in html.text
     embed = requests.get(
         f"{sandbox.url}/sandbox/phones?numbers=447700900001&embed=true", timeout=5
     ).text
-    assert "<html" not in embed and "xms-phone" in embed
+    assert "<html" not in embed
+    assert "xms-phone" in embed
 
 
 def test_reply_from_a_stranger_needs_a_plan(sandbox):
     answer = requests.post(
         f"{sandbox.url}/sandbox/handsets/46709999999/reply", json={"body": "hi"}, timeout=5
     )
-    assert answer.status_code == 404 and "service_plan_id" in answer.json()["text"]
+    assert answer.status_code == 404
+    assert "service_plan_id" in answer.json()["text"]
 
 
 def test_keyword_replies_update_auto_groups(plan, sandbox):
@@ -138,13 +153,15 @@ def test_sandbox_plans_endpoint(sandbox):
         json={"id": "made-over-http", "token": "secret-token-1"},
         timeout=5,
     )
-    assert created.status_code == 201 and created.json()["token"] == "…en-1"
+    assert created.status_code == 201
+    assert created.json()["token"] == "…en-1"
     listing = requests.get(f"{sandbox.url}/sandbox/plans", timeout=5).text
     assert "secret-token-1" not in listing
     bad = requests.post(
         f"{sandbox.url}/sandbox/plans/made-over-http", json={"colour": "red"}, timeout=5
     )
-    assert bad.status_code == 400 and "colour" in bad.json()["text"]
+    assert bad.status_code == 400
+    assert "colour" in bad.json()["text"]
     outcomes = requests.get(f"{sandbox.url}/sandbox/outcomes", timeout=5).json()
     assert {o["status"] for o in outcomes} >= {
         "Delivered",
@@ -179,3 +196,20 @@ def test_dispatched_batches_keep_their_recipients(plan):
     plan.post(f"/groups/{group['id']}", json={"add": ["447700900002"]})
     report = plan.get(f"/batches/{sent['id']}/delivery_report").json()
     assert report["total_message_count"] == 1
+
+
+def test_inbound_rows_keep_the_format_every_version_reads(plan, sandbox):
+    """An inbound's ``data`` is the API's JSON plus its epoch, as every version wrote it: an
+    older sandbox sharing the database file (a kernel started before an update) reads it as is."""
+    plan.send(to=["447700900001"], **{"from": "447700900100"}, client_reference="kept")
+    reply = requests.post(
+        f"{sandbox.url}/sandbox/handsets/447700900001/reply",
+        json={"body": "Stored", "service_plan_id": plan.plan_id},
+        timeout=5,
+    ).json()
+    (row,) = sandbox.backend.storage.query(
+        "SELECT received_at, data FROM inbounds WHERE id = ?", (reply["id"],)
+    )
+    assert json.loads(row["data"]) == {**reply, "_received_epoch": row["received_at"]}
+    assert list(json.loads(row["data"]))[:-1] == list(reply)  # same fields, same order
+    assert plan.get(f"/inbounds/{reply['id']}").json() == reply

@@ -8,7 +8,7 @@ import os
 import sys
 
 from .lifecycle import Timing
-from .server import build
+from .server import Sandbox, build
 
 PLANS_ENV = "XMS_SANDBOX_PLANS"
 
@@ -80,7 +80,7 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _build(args: argparse.Namespace, plans: dict[str, str]):
+def _build(args: argparse.Namespace, plans: dict[str, str]) -> Sandbox:
     return build(
         host=args.host,
         port=args.port,
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    known = ", ".join(sorted({p.id for p in sandbox.backend.plans()})) or "none"
+    known = ", ".join(sorted({p.id for p in sandbox.backend.plans.all()})) or "none"
     print(f"XMS sandbox on {sandbox.url}/xms  (plans: {known}; database: {args.db})")
     print(f"Phones: {sandbox.url}/sandbox/phones    Stop with Ctrl-C.")
     try:

@@ -8,6 +8,7 @@ import socket
 import time
 
 from flask import Flask, Response, current_app, jsonify, request
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
 from .errors import ApiError
@@ -24,6 +25,8 @@ _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 415: "unsupported_me
 def create_app(backend: XmsBackend, log_requests: bool = False) -> Flask:
     """The WSGI app; ``log_requests`` writes one line per request to the ``xms_sandbox`` log."""
     app = Flask(__name__, static_folder=None)  # no static files: one route fewer to build
+    # Keep fields in the order responses builds them (as the API does) and text unescaped.
+    assert isinstance(app.json, DefaultJSONProvider)
     app.json.sort_keys = False
     app.json.ensure_ascii = False
     app.extensions["xms_backend"] = backend

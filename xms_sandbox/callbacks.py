@@ -1,8 +1,9 @@
 """The callback worker: posts delivery reports and inbound messages to their callback URLs.
 
-It runs beside the HTTP server in a daemon thread. Each round it asks the model to queue the
-callbacks whose moment has come, then posts what is due. A receiver that fails with 5xx, 429 or
-a connection error is tried again later with doubling waits; other 4xx answers are final.
+It runs beside the HTTP server in a daemon thread. Each round it asks the outbox to collect the
+delivery callbacks whose moment has come, then claims what is due and posts it. A receiver that
+fails with 5xx, 429 or a connection error is tried again later with doubling waits; other 4xx
+answers are final. The payloads are already rendered: the worker only moves bytes.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import threading
 
 import requests
 
-from . import responses
 from .models import XmsBackend
+from .models.records import Callback
 
 log = logging.getLogger("xms_sandbox.callbacks")
 
@@ -50,18 +51,20 @@ class CallbackWorker:
                 log.exception("Callback round failed")
 
     def run_once(self) -> None:
-        self.backend.collect_delivery_callbacks(responses.recipient_report)
-        for row in self.backend.claim_callbacks():
+        outbox = self.backend.outbox
+        outbox.collect_due()
+        for callback in outbox.claim():
             if self._stop.is_set():
-                return
-            self._deliver(row)
+                return  # unfinished claims come due again when their lease runs out
+            self._deliver(callback)
 
-    def _deliver(self, row) -> None:
+    def _deliver(self, callback: Callback) -> None:
         status: int | None = None
+        error: str | None
         try:
             answer = self._session.post(
-                row["url"],
-                data=row["payload"].encode("utf-8"),
+                callback.url,
+                data=callback.payload.encode("utf-8"),
                 headers={"Content-Type": "application/json"},
                 timeout=self.backend.config.callback_timeout,
             )
@@ -70,6 +73,6 @@ class CallbackWorker:
         except requests.RequestException as exc:
             error = f"{type(exc).__name__}: {exc}"
         if error:
-            kind = json.loads(row["payload"]).get("type", row["kind"])
-            log.info("Callback %s (%s) to %s failed: %s", row["id"], kind, row["url"], error)
-        self.backend.finish_callback(row["id"], error, _should_retry(status))
+            kind = json.loads(callback.payload).get("type", callback.kind)
+            log.info("Callback %s (%s) to %s failed: %s", callback.id, kind, callback.url, error)
+        self.backend.outbox.finish(callback.id, error, _should_retry(status))

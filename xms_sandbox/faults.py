@@ -20,7 +20,7 @@ import itertools
 import math
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from .errors import ApiError
 
@@ -45,9 +45,6 @@ class Fault:
             and (self.path is None or self.path in path)
             and (self.plan_id is None or self.plan_id == plan_id)
         )
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass

@@ -17,9 +17,9 @@ MAX_PAGE_SIZE = 100
 
 
 class MultiDict(Protocol):
-    def getlist(self, key: str) -> list[str]: ...
+    """A query string that may repeat a parameter (werkzeug's ``MultiDict``)."""
 
-    def get(self, key: str, default: str | None = None) -> str | None: ...
+    def getlist(self, key: str) -> list[str]: ...
 
 
 def boolean(query: Mapping[str, str], name: str, default: bool = False) -> bool:

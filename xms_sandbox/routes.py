@@ -1,30 +1,36 @@
 """The XMS API's routes under ``/xms/v1/<service_plan_id>/``: parse, call the model, render.
 
-Each view is a few lines: read the path, query and body, ask the backend, return JSON. Rules live
-in ``models``; limits and field checks in ``validation`` and ``parsing``.
+Each view is a few lines: read the path, query and body, ask the store that holds the resource,
+render with ``responses``. Rules live in ``models``; limits and field checks in ``validation``
+and ``parsing``.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from . import parsing, responses, validation
 from .errors import ApiError, invalid_format
 from .faults import enforce_request_rate
 from .models import XmsBackend
+from .models.batches import BatchStore
+from .models.groups import GroupStore
+from .msisdn import normalize_sender
 
 xms = Blueprint("xms", __name__, url_prefix="/xms/v1/<plan_id>")
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 def backend() -> XmsBackend:
-    return current_app.extensions["xms_backend"]
+    found: XmsBackend = current_app.extensions["xms_backend"]
+    return found
 
 
-def json_body():
+def json_body() -> Any:
     """The request's JSON; 415 without a JSON content type, 400 when it does not parse."""
     content_type = request.mimetype or ""
     if content_type != "application/json" and not content_type.endswith("+json"):
@@ -53,28 +59,29 @@ def msisdn_from_path(raw: str) -> str:
 
 
 @xms.url_value_preprocessor
-def authenticate(endpoint, values) -> None:
+def authenticate(_endpoint: str | None, values: dict[str, Any] | None) -> None:
+    assert values is not None  # every route of this blueprint has <plan_id> in its prefix
     plan_id = values.pop("plan_id")
     header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    token = token.strip() if scheme.lower() == "bearer" and token.strip() else None
-    g.plan = backend().authenticate(plan_id, token)
+    scheme, _, credentials = header.partition(" ")
+    token = credentials.strip() if scheme.lower() == "bearer" and credentials.strip() else None
+    g.plan = backend().plans.authenticate(plan_id, token)
     faults = current_app.extensions["xms_faults"]
     enforce_request_rate(faults, g.plan.id, g.plan.settings.get("requests_per_second"))
 
 
 # ---------------------------------------------------------------- batches
 @xms.post("/batches")
-def send_batch():
+def send_batch() -> tuple[Response, int]:
     spec = validation.send_request(json_body())
-    return jsonify(responses.batch(backend().send(g.plan, spec))), 201
+    return jsonify(responses.batch(backend().batches.send(g.plan, spec))), 201
 
 
 @xms.get("/batches")
-def list_batches():
+def list_batches() -> Response:
     page, size = parsing.paging(request.args)
-    senders = [validation.normalize_sender(s) for s in parsing.values(request.args, "from")]
-    result = backend().list_batches(
+    senders = [normalize_sender(s) for s in parsing.values(request.args, "from")]
+    result = backend().batches.listing(
         g.plan,
         page,
         size,
@@ -88,68 +95,70 @@ def list_batches():
 
 
 @xms.post("/batches/dry_run")
-def dry_run():
+def dry_run() -> Response:
     per_recipient = parsing.boolean(request.args, "per_recipient")
     limit = parsing.integer(request.args, "number_of_recipients", 100, 0, 1000)
     spec = validation.send_request(json_body())
-    return jsonify(backend().dry_run(g.plan, spec, per_recipient, limit))
+    return jsonify(responses.dry_run(backend().batches.dry_run(g.plan, spec, per_recipient, limit)))
 
 
 @xms.get("/batches/<batch_id>")
-def get_batch(batch_id: str):
-    return jsonify(responses.batch(backend().get(g.plan, batch_id)))
+def get_batch(batch_id: str) -> Response:
+    return jsonify(responses.batch(backend().batches.get(g.plan, batch_id)))
 
 
 @xms.post("/batches/<batch_id>")
-def update_batch(batch_id: str):
-    current = backend().get(g.plan, batch_id)
+def update_batch(batch_id: str) -> Response:
+    batches = backend().batches
+    current = batches.get(g.plan, batch_id)
     changes, added, removed, reset = validation.update_request(json_body(), current.spec["type"])
-    updated = backend().update(g.plan, batch_id, changes, added, removed, reset)
+    updated = batches.update(g.plan, batch_id, changes, added, removed, reset)
     return jsonify(responses.batch(updated))
 
 
 @xms.put("/batches/<batch_id>")
-def replace_batch(batch_id: str):
+def replace_batch(batch_id: str) -> Response:
     spec = validation.send_request(json_body())
-    return jsonify(responses.batch(backend().replace(g.plan, batch_id, spec)))
+    return jsonify(responses.batch(backend().batches.replace(g.plan, batch_id, spec)))
 
 
 @xms.delete("/batches/<batch_id>")
-def cancel_batch(batch_id: str):
-    return jsonify(responses.batch(backend().cancel(g.plan, batch_id)))
+def cancel_batch(batch_id: str) -> Response:
+    return jsonify(responses.batch(backend().batches.cancel(g.plan, batch_id)))
 
 
 @xms.post("/batches/<batch_id>/delivery_feedback")
-def delivery_feedback(batch_id: str):
-    backend().record_feedback(g.plan, batch_id, validation.feedback_request(json_body()))
+def delivery_feedback(batch_id: str) -> tuple[str, int]:
+    numbers = validation.feedback_request(json_body())
+    backend().batches.record_feedback(g.plan, batch_id, numbers)
     return "", 202
 
 
 @xms.get("/batches/<batch_id>/delivery_report")
-def batch_delivery_report(batch_id: str):
+def batch_delivery_report(batch_id: str) -> Response:
     kind = (request.args.get("type") or "summary").strip().lower()
     if kind not in ("summary", "full"):
         raise invalid_format("type", request.args.get("type"), "a valid report type")
-    report = backend().batch_report(
+    report = backend().reports.batch_report(
         g.plan,
         batch_id,
         full=kind == "full",
         statuses=set(parsing.values(request.args, "status")),
         codes=parsing.codes(request.args),
     )
-    return jsonify(report)
+    return jsonify(responses.batch_report(report))
 
 
 @xms.get("/batches/<batch_id>/delivery_report/<recipient>")
-def recipient_delivery_report(batch_id: str, recipient: str):
-    report = backend().recipient_report(g.plan, batch_id, msisdn_from_path(recipient))
+def recipient_delivery_report(batch_id: str, recipient: str) -> Response:
+    report = backend().reports.recipient_report(g.plan, batch_id, msisdn_from_path(recipient))
     return jsonify(responses.recipient_report(report))
 
 
 @xms.get("/delivery_reports")
-def list_delivery_reports():
+def list_delivery_reports() -> Response:
     page, size = parsing.paging(request.args)
-    result = backend().list_reports(
+    result = backend().reports.listing(
         g.plan,
         page,
         size,
@@ -163,29 +172,34 @@ def list_delivery_reports():
 
 
 # ---------------------------------------------------------------- tags (legacy client only)
+def tagged(kind: str) -> BatchStore | GroupStore:
+    """The store whose items the path names: ``batches`` or ``groups``."""
+    return backend().batches if kind == "batches" else backend().groups
+
+
 @xms.get("/<any(batches, groups):kind>/<item_id>/tags")
-def get_tags(kind: str, item_id: str):
-    return jsonify({"tags": backend().tags(g.plan, kind, item_id)})
+def get_tags(kind: str, item_id: str) -> Response:
+    return jsonify(responses.tags(tagged(kind).tags(g.plan, item_id)))
 
 
 @xms.put("/<any(batches, groups):kind>/<item_id>/tags")
-def replace_tags(kind: str, item_id: str):
+def replace_tags(kind: str, item_id: str) -> Response:
     tags = validation.tags_replace(json_body())
-    return jsonify({"tags": backend().set_tags(g.plan, kind, item_id, tags)})
+    return jsonify(responses.tags(tagged(kind).set_tags(g.plan, item_id, tags)))
 
 
 @xms.post("/<any(batches, groups):kind>/<item_id>/tags")
-def update_tags(kind: str, item_id: str):
+def update_tags(kind: str, item_id: str) -> Response:
     add, remove = validation.tags_update(json_body())
-    return jsonify({"tags": backend().change_tags(g.plan, kind, item_id, add, remove)})
+    return jsonify(responses.tags(tagged(kind).change_tags(g.plan, item_id, add, remove)))
 
 
 # ---------------------------------------------------------------- inbounds
 @xms.get("/inbounds")
-def list_inbounds():
+def list_inbounds() -> Response:
     page, size = parsing.paging(request.args)
-    to = [validation.normalize_sender(n) for n in parsing.values(request.args, "to")]
-    result = backend().list_inbounds(
+    to = [normalize_sender(n) for n in parsing.values(request.args, "to")]
+    result = backend().inbounds.listing(
         g.plan,
         page,
         size,
@@ -198,47 +212,47 @@ def list_inbounds():
 
 
 @xms.get("/inbounds/<inbound_id>")
-def get_inbound(inbound_id: str):
-    return jsonify(responses.inbound(backend().get_inbound(g.plan, inbound_id)))
+def get_inbound(inbound_id: str) -> Response:
+    return jsonify(responses.inbound(backend().inbounds.get(g.plan, inbound_id)))
 
 
 # ---------------------------------------------------------------- groups
 @xms.post("/groups")
-def create_group():
-    created = backend().create_group(g.plan, validation.group_request(json_body()))
+def create_group() -> tuple[Response, int]:
+    created = backend().groups.create(g.plan, validation.group_request(json_body()))
     return jsonify(responses.group(created)), 201
 
 
 @xms.get("/groups")
-def list_groups():
+def list_groups() -> Response:
     page, size = parsing.paging(request.args)
-    result = backend().list_groups(g.plan, page, size, parsing.values(request.args, "tags"))
+    result = backend().groups.listing(g.plan, page, size, parsing.values(request.args, "tags"))
     return jsonify(responses.page(result, "groups", responses.group))
 
 
 @xms.get("/groups/<group_id>")
-def get_group(group_id: str):
-    return jsonify(responses.group(backend().get_group(g.plan, group_id)))
+def get_group(group_id: str) -> Response:
+    return jsonify(responses.group(backend().groups.get(g.plan, group_id)))
 
 
 @xms.post("/groups/<group_id>")
-def update_group(group_id: str):
+def update_group(group_id: str) -> Response:
     spec = validation.group_update(json_body())
-    return jsonify(responses.group(backend().update_group(g.plan, group_id, spec)))
+    return jsonify(responses.group(backend().groups.update(g.plan, group_id, spec)))
 
 
 @xms.put("/groups/<group_id>")
-def replace_group(group_id: str):
+def replace_group(group_id: str) -> Response:
     spec = validation.group_request(json_body(), replace=True)
-    return jsonify(responses.group(backend().replace_group(g.plan, group_id, spec)))
+    return jsonify(responses.group(backend().groups.replace(g.plan, group_id, spec)))
 
 
 @xms.delete("/groups/<group_id>")
-def delete_group(group_id: str):
-    backend().delete_group(g.plan, group_id)
+def delete_group(group_id: str) -> tuple[str, int]:
+    backend().groups.delete(g.plan, group_id)
     return "", 200
 
 
 @xms.get("/groups/<group_id>/members")
-def group_members(group_id: str):
-    return jsonify(backend().group_members(g.plan, group_id))
+def group_members(group_id: str) -> Response:
+    return jsonify(backend().groups.members(g.plan, group_id))

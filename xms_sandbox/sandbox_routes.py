@@ -6,14 +6,16 @@ reply) and an HTML page that draws each phone's screen.
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, render_template, request
+from typing import Any
 
-from . import parsing, validation
+from flask import Blueprint, Response, current_app, jsonify, render_template, request
+
+from . import parsing, responses, validation
 from .errors import ApiError, constraint
 from .faults import KINDS, Fault, FaultBox
-from .lifecycle import DRAMA_PREFIX, OUTCOMES
 from .models import XmsBackend
-from .timeutil import render_time
+from .models.records import Plan
+from .msisdn import normalize_sender
 
 sandbox = Blueprint("sandbox", __name__, url_prefix="/sandbox")
 
@@ -35,74 +37,39 @@ PLAN_SETTINGS = (
 
 
 def backend() -> XmsBackend:
-    return current_app.extensions["xms_backend"]
+    found: XmsBackend = current_app.extensions["xms_backend"]
+    return found
 
 
 def faults() -> FaultBox:
-    return current_app.extensions["xms_faults"]
+    found: FaultBox = current_app.extensions["xms_faults"]
+    return found
 
 
-def body_object() -> dict:
+def body_object() -> dict[str, Any]:
     return validation.require_object(request.get_json(silent=True, force=True))
 
 
-def _plan_json(plan) -> dict:
-    masked = "…" + plan.token[-4:] if len(plan.token) > 4 else "…"
-    return {
-        "id": plan.id,
-        "token": masked,
-        "settings": plan.settings,
-        "batches": backend().count_batches(plan.id),
-    }
+def _plan_json(plan: Plan) -> dict[str, Any]:
+    return responses.plan(plan, backend().batches.count(plan.id))
 
 
 @sandbox.get("/")
-def index():
-    return jsonify(
-        {
-            "about": "Offline stand-in for the Sinch SMS (XMS) REST API.",
-            "api": "/xms/v1/<service_plan_id>/...",
-            "plans": [_plan_json(p) for p in backend().plans()],
-            "outcomes": outcomes().get_json(),
-            "see": [
-                "/sandbox/plans",
-                "/sandbox/faults",
-                "/sandbox/handsets",
-                "/sandbox/phones",
-                "/sandbox/callbacks",
-            ],
-        }
-    )
+def index() -> Response:
+    return jsonify(responses.index([_plan_json(p) for p in backend().plans.all()]))
 
 
 @sandbox.get("/outcomes")
-def outcomes():
-    rows = [
-        {
-            "numbers": f"+{DRAMA_PREFIX}{low:03d} to +{DRAMA_PREFIX}{high:03d}",
-            "status": o.status,
-            "code": o.code,
-            "description": o.description,
-        }
-        for low, high, o in OUTCOMES
-    ]
-    rows.append(
-        {
-            "numbers": "any other valid number",
-            "status": "Delivered",
-            "code": 0,
-            "description": "Delivered to the handset",
-        }
-    )
-    return jsonify(rows)
+def outcomes() -> Response:
+    return jsonify(responses.outcomes())
 
 
 @sandbox.get("/plans")
-def list_plans():
-    return jsonify([_plan_json(p) for p in backend().plans()])
+def list_plans() -> Response:
+    return jsonify([_plan_json(p) for p in backend().plans.all()])
 
 
-def _settings(body: dict) -> dict:
+def _settings(body: dict[str, Any]) -> dict[str, Any]:
     unknown = set(body) - set(PLAN_SETTINGS) - {"id", "token"}
     if unknown:
         raise constraint(sorted(unknown)[0], f"is not a plan setting ({', '.join(PLAN_SETTINGS)})")
@@ -110,26 +77,26 @@ def _settings(body: dict) -> dict:
 
 
 @sandbox.post("/plans")
-def create_plan():
+def create_plan() -> tuple[Response, int]:
     body = body_object()
     plan_id, token = body.get("id"), body.get("token")
     if not isinstance(plan_id, str) or not plan_id or not isinstance(token, str) or not token:
         raise constraint("id", "and 'token' are required strings")
-    return jsonify(_plan_json(backend().add_plan(plan_id, token, **_settings(body)))), 201
+    return jsonify(_plan_json(backend().plans.add(plan_id, token, **_settings(body)))), 201
 
 
 @sandbox.post("/plans/<plan_id>")
-def configure_plan(plan_id: str):
-    return jsonify(_plan_json(backend().configure_plan(plan_id, **_settings(body_object()))))
+def configure_plan(plan_id: str) -> Response:
+    return jsonify(_plan_json(backend().plans.configure(plan_id, **_settings(body_object()))))
 
 
 @sandbox.get("/faults")
-def list_faults():
-    return jsonify([f.as_dict() for f in faults().pending()])
+def list_faults() -> Response:
+    return jsonify([responses.fault(f) for f in faults().pending()])
 
 
 @sandbox.post("/faults")
-def add_fault():
+def add_fault() -> tuple[Response, int]:
     body = body_object()
     kind = body.get("kind")
     if kind not in KINDS:
@@ -153,62 +120,65 @@ def add_fault():
         ) from None
     if fault.count < 1 or fault.after < 0 or fault.seconds < 0:
         raise constraint("count", "must be at least 1 (and 'after', 'seconds' not negative)")
-    return jsonify(faults().add(fault).as_dict()), 201
+    return jsonify(responses.fault(faults().add(fault))), 201
 
 
 @sandbox.delete("/faults")
-def clear_faults():
+def clear_faults() -> Response:
     faults().clear()
     return jsonify([])
 
 
 @sandbox.get("/callbacks")
-def list_callbacks():
-    return jsonify(backend().callbacks(request.args.get("plan_id")))
+def list_callbacks() -> Response:
+    found = backend().outbox.listing(request.args.get("plan_id"))
+    return jsonify([responses.callback(c) for c in found])
 
 
-def _messages(number: str) -> list[dict]:
+def _messages(number: str) -> list[dict[str, Any]]:
+    """A phone's messages, only those of ``?plan_id=`` when given (a shared sandbox's phones
+    show every plan's messages)."""
     plan_id = request.args.get("plan_id")
     return [
-        {**m, "at": render_time(m["at"])}
-        for m in backend().handset_messages(number)
-        if plan_id is None or m["plan_id"] == plan_id
+        responses.handset_message(m)
+        for m in backend().inbounds.handset_messages(number)
+        if plan_id is None or m.plan_id == plan_id
     ]
 
 
 @sandbox.get("/handsets")
-def list_handsets():
-    return jsonify(backend().handsets())
+def list_handsets() -> Response:
+    return jsonify(backend().inbounds.handsets())
 
 
 @sandbox.get("/handsets/<number>")
-def handset(number: str):
+def handset(number: str) -> Response:
     return jsonify(_messages(validation.msisdn(number, "number")))
 
 
 @sandbox.post("/handsets/<number>/reply")
-def reply(number: str):
+def reply(number: str) -> tuple[Response, int]:
     number = validation.msisdn(number, "number")
     body = body_object()
     text = body.get("body")
     if not isinstance(text, str) or not text:
         raise constraint("body", "is required: the text the phone sends")
     to = body.get("to")
-    inbound = backend().reply_from_handset(
+    inbound = backend().inbounds.reply_from_handset(
         number,
         text,
-        to=validation.normalize_sender(to) if isinstance(to, str) else None,
+        to=normalize_sender(to) if isinstance(to, str) else None,
         plan_id=body.get("service_plan_id"),
     )
-    return jsonify({k: v for k, v in inbound.items() if not k.startswith("_")}), 201
+    return jsonify(responses.inbound(inbound)), 201
 
 
 @sandbox.get("/phones")
 @sandbox.get("/phones/<number>")
-def phones(number: str | None = None):
+def phones(number: str | None = None) -> str:
     """Every handset's messages drawn as phone screens (HTML)."""
     wanted = [number] if number else parsing.values(request.args, "numbers")
-    numbers = [validation.msisdn(n, "numbers") for n in wanted] or backend().handsets()
+    numbers = [validation.msisdn(n, "numbers") for n in wanted] or backend().inbounds.handsets()
     screens = [{"number": n, "messages": _messages(n)} for n in numbers]
     embed = parsing.boolean(request.args, "embed")
     return render_template("phones.html", screens=screens, embed=embed)

@@ -9,6 +9,7 @@ from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from . import responses
 from .app import create_app
 from .callbacks import CallbackWorker
 from .lifecycle import Timing
@@ -19,14 +20,16 @@ from .storage import Storage
 class Sandbox:
     """A running sandbox: ``.url`` to talk to, ``.stop()`` (or ``with``) to end it."""
 
-    def __init__(self, server: BaseWSGIServer, backend: XmsBackend, worker: CallbackWorker):
+    def __init__(self, server: BaseWSGIServer, backend: XmsBackend, worker: CallbackWorker) -> None:
         self._server = server
         self.backend = backend
         self._worker = worker
         self._thread: threading.Thread | None = None
         host, port = server.server_address[:2]
-        self.host, self.port = host, port
-        self.url = f"http://{host}:{port}"
+        # An internet address, so the host is text (bytes belong to AF_UNIX sockets).
+        self.host: str = host if isinstance(host, str) else host.decode()
+        self.port: int = port
+        self.url = f"http://{self.host}:{self.port}"
 
     @property
     def xms_url(self) -> str:
@@ -91,9 +94,10 @@ def build(
         callback_max_attempts=callback_max_attempts,
         plan_defaults=dict(plan_defaults or {}),
     )
-    backend = XmsBackend(Storage(db), config)
+    # The outbox stores callback payloads as posted; rendering them is responses' job.
+    backend = XmsBackend(Storage(db), config, render_callback=responses.callback_body)
     for plan_id, token in (plans or {}).items():
-        backend.add_plan(plan_id, token)
+        backend.plans.add(plan_id, token)
     # Our own one-line request log replaces werkzeug's (which colours its lines).
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = make_server(host, port, create_app(backend, log_requests), threaded=True)

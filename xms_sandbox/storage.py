@@ -14,7 +14,7 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -156,9 +156,10 @@ class Storage:
             finally:
                 self._db.execute("COMMIT")
 
-    def query(self, sql: str, params: tuple | list = ()) -> list[sqlite3.Row]:
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
-            return self._db.execute(sql, params).fetchall()
+            rows: list[sqlite3.Row] = self._db.execute(sql, params).fetchall()
+            return rows
 
     def close(self) -> None:
         with self._lock:

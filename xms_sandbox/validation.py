@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -104,8 +105,7 @@ def recipient_or_group(value: Any, field: str) -> str:
     number = normalize_msisdn(value)
     if number is not None:
         return number
-    is_group_id = isinstance(value, str) and GROUP_ID.fullmatch(value) and not value.isdigit()
-    if is_group_id:
+    if isinstance(value, str) and GROUP_ID.fullmatch(value) and not value.isdigit():
         return value
     raise invalid_format(field, value, "a valid MSISDN or group ID")
 
@@ -158,39 +158,60 @@ def _binary(body: dict[str, Any]) -> tuple[str, str]:
     return base64.b64encode(payload).decode("ascii"), udh.hex()
 
 
+def _sender(value: Any, field: str) -> str:
+    return normalize_sender(_string(value, field, 128))
+
+
+def _report_type(value: Any, field: str) -> str:
+    if value not in REPORT_TYPES:
+        raise invalid_format(field, value, f"one of {', '.join(REPORT_TYPES)}")
+    return str(value)
+
+
+def _client_reference(value: Any, field: str) -> str:
+    return _string(value, field, MAX_CLIENT_REFERENCE)
+
+
+def _parts(value: Any, field: str) -> int:
+    return _integer(value, field, 1)
+
+
+def _ton(value: Any, field: str) -> int:
+    return _integer(value, field, 0, 6)
+
+
+def _npi(value: Any, field: str) -> int:
+    return _integer(value, field, 0, 18)
+
+
+def _tags(value: Any, field: str) -> list[str]:
+    tags = _list(value, field, 0, 1000)
+    return [_string(tag, f"{field}[{i}]", 128) for i, tag in enumerate(tags)]
+
+
+# Fields every batch type shares and how each is read, checked in this order (so that a body
+# with several bad fields is always refused for the same one) and stored in this order.
+_COMMON_FIELDS: tuple[tuple[str, Callable[[Any, str], Any]], ...] = (
+    ("from", _sender),
+    ("delivery_report", _report_type),
+    ("send_at", _time),
+    ("expire_at", _time),
+    ("callback_url", _url),
+    ("client_reference", _client_reference),
+    *((flag, _boolean) for flag in (*OPTIONAL_FLAGS, "strict_validation")),
+    ("max_number_of_message_parts", _parts),
+    ("from_ton", _ton),
+    ("from_npi", _npi),
+    ("tags", _tags),
+)
+
+
 def _common_fields(body: dict[str, Any], spec: dict[str, Any]) -> None:
     """Fields every batch type shares, when present and not null."""
     present = {key: value for key, value in body.items() if value is not None}
-    if "from" in present:
-        spec["from"] = normalize_sender(_string(present["from"], "from", 128))
-    if "delivery_report" in present:
-        report = present["delivery_report"]
-        if report not in REPORT_TYPES:
-            raise invalid_format("delivery_report", report, f"one of {', '.join(REPORT_TYPES)}")
-        spec["delivery_report"] = report
-    for field in ("send_at", "expire_at"):
+    for field, read in _COMMON_FIELDS:
         if field in present:
-            spec[field] = _time(present[field], field)
-    if "callback_url" in present:
-        spec["callback_url"] = _url(present["callback_url"], "callback_url")
-    if "client_reference" in present:
-        spec["client_reference"] = _string(
-            present["client_reference"], "client_reference", MAX_CLIENT_REFERENCE
-        )
-    for flag in (*OPTIONAL_FLAGS, "strict_validation"):
-        if flag in present:
-            spec[flag] = _boolean(present[flag], flag)
-    if "max_number_of_message_parts" in present:
-        spec["max_number_of_message_parts"] = _integer(
-            present["max_number_of_message_parts"], "max_number_of_message_parts", 1
-        )
-    if "from_ton" in present:
-        spec["from_ton"] = _integer(present["from_ton"], "from_ton", 0, 6)
-    if "from_npi" in present:
-        spec["from_npi"] = _integer(present["from_npi"], "from_npi", 0, 18)
-    if "tags" in present:
-        tags = _list(present["tags"], "tags", 0, 1000)
-        spec["tags"] = [_string(tag, f"tags[{i}]", 128) for i, tag in enumerate(tags)]
+            spec[field] = read(present[field], field)
 
 
 def batch_type(body: dict[str, Any], default: str = "mt_text") -> str:

@@ -1,0 +1,27 @@
+"""How a sandbox behaves, and the clock its stores read: both shared by every store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..lifecycle import Timing
+
+#: Seconds since the epoch. Injected so that tests can drive time by hand.
+Clock = Callable[[], float]
+
+
+@dataclass
+class SandboxConfig:
+    """How the sandbox behaves; every field has a sensible default."""
+
+    timing: Timing = field(default_factory=Timing)
+    #: Accept any plan ID on first use and remember the token it came with.
+    open_plans: bool = False
+    #: First callback retry after this many seconds, then doubling.
+    callback_retry_base: float = 1.0
+    callback_max_attempts: int = 8
+    callback_timeout: float = 5.0
+    #: Settings every new plan starts with (``messages_per_second``, ...).
+    plan_defaults: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,89 @@
+"""Query helpers several stores share: rows read back as records, time windows, pages.
+
+Batches and their recipient rows are read by more than the batch store (reports, the outbox and
+the virtual handsets read them too), so turning those rows into records lives here rather than
+in any one store, which keeps the stores from importing each other.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any, TypeVar
+
+from ..lifecycle import Recipient
+from .records import Batch, Page, RecipientRow
+
+T = TypeVar("T")
+
+#: Listings without a ``start_date`` go back one day, as the API's do.
+DAY = 24 * 3600
+#: Every batch stores its ``deliver_after`` when accepted; this (Timing's default) only covers a
+#: row that lacks it, such as one written by hand.
+_FALLBACK_DELIVER_AFTER = 1.0
+
+
+def batch_from_row(row: sqlite3.Row) -> Batch:
+    """A ``batches`` row (``SELECT *``, or ``b.*`` of a join) as a :class:`Batch`."""
+    return Batch(
+        id=row["id"],
+        plan_id=row["plan_id"],
+        spec=json.loads(row["data"]),
+        created_at=row["created_at"],
+        modified_at=row["modified_at"],
+        expire_at=row["expire_at"],
+        canceled_at=row["canceled_at"],
+    )
+
+
+def recipient_from_row(batch: Batch, row: sqlite3.Row) -> RecipientRow:
+    """A ``recipients`` row of ``batch``, with everything its timeline depends on."""
+    recipient = Recipient(
+        msisdn=row["msisdn"],
+        queued_at=batch.created_at,
+        dispatch_at=row["dispatch_at"],
+        expire_at=batch.expire_at,
+        deliver_after=batch.spec.get("deliver_after", _FALLBACK_DELIVER_AFTER),
+        abort_code=row["abort_code"],
+        canceled_at=batch.canceled_at,
+    )
+    return RecipientRow(row["idx"], row["msisdn"], recipient, row["reported"])
+
+
+def windowed(
+    select: str,
+    column: str,
+    start: float,
+    end: float | None,
+    equal: dict[str, Any],
+    among: dict[str, list[str] | None],
+) -> tuple[str, list[Any]]:
+    """``select`` narrowed to ``start <= column < end`` and the given filters, newest first.
+
+    Filters whose value is None (or an empty list) are left out: an absent query parameter
+    means "any". Ties on ``column`` fall back to insertion order, so pages never overlap.
+    """
+    sql = f"{select} AND {column} >= ?"
+    params: list[Any] = [start]
+    if end is not None:
+        sql += f" AND {column} < ?"
+        params.append(end)
+    for name, value in equal.items():
+        if value is not None:
+            sql += f" AND {name} = ?"
+            params.append(value)
+    for name, values in among.items():
+        if values:
+            sql += f" AND {name} IN ({','.join('?' * len(values))})"
+            params.extend(values)
+    return sql + f" ORDER BY {column} DESC, rowid DESC", params
+
+
+def paginate(items: list[T], page: int, size: int) -> Page[T]:
+    """Page ``page`` (from 0) of ``size`` items; past the end is an empty page, not an error."""
+    return Page(items[page * size : (page + 1) * size], page, len(items))
+
+
+def marks(count: int) -> str:
+    """``?,?,?``: placeholders for an ``IN (...)`` of ``count`` values."""
+    return ",".join("?" * count)

@@ -1,0 +1,167 @@
+"""Scheduling: who a batch goes to, when each message leaves the queue, and what it says.
+
+A batch's targets (numbers and group IDs) are expanded to unique numbers, and each number gets a
+``recipients`` row with its dispatch time and, when it cannot be sent, an abort code. Nothing
+moves those rows later: :mod:`~xms_sandbox.lifecycle` works out each recipient's status at any
+moment from them. A batch that has not gone out yet is scheduled again when a group it targets
+changes, because the API expands groups when it sends, not when it accepts.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from .. import lifecycle
+from ..encoding import analyse, truncate_to_one_part
+from ..errors import ApiError
+from ..substitution import placeholders, render, unmatched
+from .config import Clock, SandboxConfig
+from .groups import members_of
+from .plans import PlanStore
+from .queries import batch_from_row, recipient_from_row
+from .records import Batch, Plan, RecipientRow
+
+#: ``delivery_report`` modes that post callbacks (every mode but ``none``).
+REPORTING_MODES = ("summary", "full", "per_recipient", "per_recipient_final")
+
+
+def message_for(spec: dict[str, Any], number: str) -> tuple[str, int, str]:
+    """The text one recipient gets, its parts (0 = not sent) and its encoding.
+
+    A recipient whose placeholders have no value gets the template back with 0 parts; so does
+    one whose text needs more than ``max_number_of_message_parts`` (unless ``truncate_concat``
+    cuts it to one part first).
+    """
+    if spec["type"] == "mt_binary":
+        return spec["body"], 1, "binary"
+    text = render(spec["body"], spec.get("parameters"), number)
+    if text is None:
+        return spec["body"], 0, analyse(spec["body"]).encoding
+    if spec.get("truncate_concat"):
+        text = truncate_to_one_part(text)
+    info = analyse(text)
+    limit = spec.get("max_number_of_message_parts")
+    return text, 0 if limit and info.parts > limit else info.parts, info.encoding
+
+
+def abort_codes(spec: dict[str, Any], numbers: list[str]) -> list[int | None]:
+    """405 where a placeholder has no value, 411 where the text needs too many parts."""
+    body, limit = spec.get("body", ""), spec.get("max_number_of_message_parts")
+    # Most batches have neither placeholders nor a part limit: skip the per-number work.
+    if spec["type"] != "mt_text" or ("${" not in body and not limit):
+        return [None] * len(numbers)
+    parameters, keys = spec.get("parameters"), placeholders(body)
+    codes: list[int | None] = []
+    for number in numbers:
+        if unmatched(keys, parameters, number):
+            codes.append(lifecycle.UNMATCHED_PARAMETER)
+        elif limit and not spec.get("truncate_concat"):
+            text = render(body, parameters, number)  # not None: unmatched() said so
+            too_long = text is not None and analyse(text).parts > limit
+            codes.append(lifecycle.EXCEEDED_PARTS if too_long else None)
+        else:
+            codes.append(None)
+    return codes
+
+
+class Scheduler:
+    """The ``recipients`` table, and the ``callbacks_pending`` mark each schedule sets."""
+
+    def __init__(self, config: SandboxConfig, clock: Clock, plans: PlanStore) -> None:
+        self.config = config
+        self.clock = clock
+        self.plans = plans
+
+    def expand(
+        self,
+        db: sqlite3.Connection,
+        plan: Plan,
+        targets: list[str],
+        deleted_groups_are_empty: bool = False,
+    ) -> list[str]:
+        """Numbers and group IDs → the unique numbers to send to, in order.
+
+        An unknown group is a 403, except when a scheduled batch is expanded again after one
+        of its groups was deleted: then it simply has no members.
+        """
+        numbers: dict[str, None] = {}
+        for index, target in enumerate(targets):
+            if target.isdigit():
+                numbers[target] = None
+                continue
+            try:
+                members = members_of(db, plan, target, f"to[{index}]")
+            except ApiError:
+                if not deleted_groups_are_empty:
+                    raise
+                members = []
+            numbers.update(dict.fromkeys(members))
+        return list(numbers)
+
+    def schedule(
+        self,
+        db: sqlite3.Connection,
+        plan: Plan,
+        batch_id: str,
+        spec: dict[str, Any],
+        numbers: list[str],
+        moment: float,
+    ) -> None:
+        """(Re)create the batch's recipient rows with their dispatch times and abort codes."""
+        db.execute("DELETE FROM recipients WHERE batch_id = ?", (batch_id,))
+        start = max(spec.get("send_at") or moment, moment) + self.config.timing.dispatch_after
+        times = self.plans.queue_slots(db, plan, start, len(numbers))
+        codes = abort_codes(spec, numbers)
+        db.executemany(
+            "INSERT INTO recipients (batch_id, idx, msisdn, dispatch_at, abort_code) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [(batch_id, i, number, times[i], codes[i]) for i, number in enumerate(numbers)],
+        )
+        # The callback worker looks at a batch again from this moment on (None: never).
+        due = moment if spec.get("delivery_report", "none") in REPORTING_MODES else None
+        db.execute("UPDATE batches SET callbacks_pending = ? WHERE id = ?", (due, batch_id))
+
+    @staticmethod
+    def dispatched(db: sqlite3.Connection, batch_id: str, moment: float) -> bool:
+        """Whether the batch's first message has left the queue by ``moment``."""
+        row = db.execute(
+            "SELECT MIN(dispatch_at) FROM recipients WHERE batch_id = ?", (batch_id,)
+        ).fetchone()
+        return row[0] is not None and row[0] <= moment
+
+    def refresh_for_group(self, db: sqlite3.Connection, plan: Plan, group_id: str) -> None:
+        """Batches still waiting to go out that target the group get its members as they are
+        now (the API expands groups at send time; a deleted group counts as empty)."""
+        moment = self.clock()
+        # instr() narrows the scan to batches whose JSON mentions the ID; the check below
+        # makes sure it is one of their targets and not, say, part of their text.
+        rows = db.execute(
+            "SELECT * FROM batches WHERE plan_id = ? AND canceled_at IS NULL AND instr(data, ?)",
+            (plan.id, f'"{group_id}"'),
+        ).fetchall()
+        for batch in map(batch_from_row, rows):
+            if group_id in batch.spec["to"] and not self.dispatched(db, batch.id, moment):
+                numbers = self.expand(db, plan, batch.spec["to"], deleted_groups_are_empty=True)
+                self.schedule(db, plan, batch.id, batch.spec, numbers, moment)
+
+    @staticmethod
+    def recipients(
+        db: sqlite3.Connection, batch: Batch, msisdn: str | None = None
+    ) -> list[RecipientRow]:
+        """The batch's recipient rows in the order they were expanded (or the row of ``msisdn``)."""
+        sql = "SELECT * FROM recipients WHERE batch_id = ?"
+        params: list[Any] = [batch.id]
+        if msisdn is not None:
+            sql += " AND msisdn = ?"
+            params.append(msisdn)
+        rows = db.execute(sql + " ORDER BY idx", params).fetchall()
+        return [recipient_from_row(batch, row) for row in rows]
+
+    @staticmethod
+    def mark_reported(db: sqlite3.Connection, batch_id: str, index: int, count: int) -> None:
+        """Remember that the first ``count`` status events of a recipient were posted."""
+        db.execute(
+            "UPDATE recipients SET reported = ? WHERE batch_id = ? AND idx = ?",
+            (count, batch_id, index),
+        )
