@@ -94,7 +94,7 @@ def _on_fresh_sandbox(run, numbers: list[str], parameters: dict) -> float:
 def _with_helpers(url: str, numbers: list[str], parameters: dict) -> None:
     import sinch_helpers as sh
 
-    client = sh.SmsClient(sh.Credentials("b", "t", base_url=url), mode="sandbox")
+    client = sh.SmsClient(sh.Credentials("b", "t", base_url=url), sandbox=True)
     sh.send_bulk(client, numbers, "Hi ${name}", "Bench", parameters, progress=False)
 
 

@@ -121,7 +121,7 @@ def client(plan):
     import sinch_helpers as sh
 
     credentials = sh.Credentials(plan.plan_id, plan.token, base_url=plan.sandbox.url)
-    made = sh.SmsClient(credentials, timeout=5, retries=3, backoff=0.01, mode="sandbox")
+    made = sh.SmsClient(credentials, timeout=5, retries=3, backoff=0.01, sandbox=True)
     yield made
     made.close()
 

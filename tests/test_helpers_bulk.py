@@ -7,6 +7,7 @@ import pytest
 import requests
 
 import sinch_helpers as sh
+from sinch_helpers_machinery.progress import PROGRESS_AFTER
 
 NUMBERS = [f"+4477009{i:05d}" for i in range(2500)]
 
@@ -101,34 +102,52 @@ def test_a_progress_bar_appears_only_when_the_work_is_slow(client, sandbox_slow_
     sh.wait_for_delivery(client, quick.id, timeout=5)
     assert capsys.readouterr().err == ""  # done before a bar was worth drawing
     slow = sandbox_slow_client.send_batch(["+447700900001"], "Hi", "Co")
-    sh.wait_for_delivery(sandbox_slow_client, slow.id, timeout=sh.PROGRESS_AFTER + 0.3)
+    sh.wait_for_delivery(sandbox_slow_client, slow.id, timeout=PROGRESS_AFTER + 0.3)
     assert "Final:   0%" in capsys.readouterr().err
 
 
 @pytest.fixture
 def sandbox_slow_client(slow_plan):
     credentials = sh.Credentials(slow_plan.plan_id, slow_plan.token, base_url=slow_plan.sandbox.url)
-    return sh.SmsClient(credentials, mode="sandbox")
+    return sh.SmsClient(credentials, sandbox=True)
 
 
-def test_delivery_frames_and_plot(client):
-    batch = client.send_batch(["+447700900001", "+447700900002", "+447700900555"], "Hi", "Co")
-    full = sh.delivery_frame(client.delivery_report(batch.id, "full"))
+@pytest.fixture
+def three_friends(client):
+    """A finished batch: two numbers delivered, one failed."""
+    return client.send_batch(["+447700900001", "+447700900002", "+447700900555"], "Hi", "Co")
+
+
+def test_a_full_report_becomes_one_row_per_recipient(client, three_friends):
+    full = sh.delivery_frame(client.delivery_report(three_friends.id, "full"))
     assert full[["recipient", "status"]].values.tolist() == [
         ["447700900001", "Delivered"],
         ["447700900002", "Delivered"],
         ["447700900555", "Failed"],
     ]
-    summary = sh.delivery_frame(client.delivery_report(batch.id))
+
+
+def test_a_summary_becomes_one_row_per_status(client, three_friends):
+    summary = sh.delivery_frame(client.delivery_report(three_friends.id))
     assert summary[["status", "count"]].values.tolist() == [["Delivered", 2], ["Failed", 1]]
+
+
+@pytest.mark.usefixtures("three_friends")
+def test_listed_reports_become_one_row_each(client):
     listed = sh.delivery_frame(client.list_delivery_reports())
-    assert len(listed) == 3 and list(listed.columns) == [
-        "batch_id",
-        "recipient",
-        "status",
-        "code",
-        "at",
+    assert list(listed.columns) == ["batch_id", "recipient", "status", "code", "at"]
+    assert sorted(listed["recipient"]) == ["447700900001", "447700900002", "447700900555"]
+
+
+def test_one_recipient_report_becomes_one_row(client, three_friends):
+    one = sh.delivery_frame(client.recipient_report(three_friends.id, "+447700900555"))
+    assert one[["batch_id", "recipient", "status", "code"]].values.tolist() == [
+        [three_friends.id, "447700900555", "Failed", 11]
     ]
+
+
+def test_the_chart_prints_as_text_bars(client, three_friends):
+    full = sh.delivery_frame(client.delivery_report(three_friends.id, "full"))
     chart = sh.plot_delivery(full, title="Three <friends>")
     assert chart.counts == (("Delivered", 2), ("Failed", 1))
     assert repr(chart).splitlines() == [
@@ -136,12 +155,22 @@ def test_delivery_frames_and_plot(client):
         "Delivered  " + "█" * 30 + " 2",
         "Failed     " + "█" * 15 + " 1",
     ]
+
+
+def test_the_chart_draws_as_escaped_svg(client, three_friends):
+    chart = sh.plot_delivery(client.delivery_report(three_friends.id, "full"), "Three <friends>")
     svg = chart._repr_svg_()
-    assert svg.startswith("<svg") and "Three &lt;friends&gt;" in svg and svg.count("<rect") == 3
-    summary_chart = sh.plot_delivery(client.delivery_report(batch.id))
-    assert summary_chart.counts == chart.counts and summary_chart.title == "Delivery status"
+    assert svg.startswith("<svg")
+    assert "Three &lt;friends&gt;" in svg
+    assert svg.count("<rect") == 3  # the background and one bar per status
+
+
+def test_a_summary_report_draws_the_same_chart(client, three_friends):
+    from_summary = sh.plot_delivery(client.delivery_report(three_friends.id))
+    assert from_summary.counts == (("Delivered", 2), ("Failed", 1))
+    assert from_summary.title == "Delivery status"
+
+
+def test_a_table_without_statuses_cannot_be_drawn():
     with pytest.raises(ValueError, match="no 'status' column"):
         sh.plot_delivery(pd.DataFrame({"recipient": ["447700900001"]}))
-    assert isinstance(
-        sh.delivery_frame(client.recipient_report(batch.id, "+447700900001")), pd.DataFrame
-    )

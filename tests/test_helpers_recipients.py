@@ -20,7 +20,8 @@ def test_numbers_stay_strings_and_every_row_is_accounted_for():
     assert table["phone"].tolist() == ["+447700900001", "00447700900002", "447700900003"]
     assert table["e164"].tolist() == ["+447700900001", "+447700900002", pd.NA]
     assert table.loc[3, "problem"].startswith("'447700900003' has no country code")
-    assert list(table.index) == [1, 2, 3] and table.index.name == "row"
+    assert list(table.index) == [1, 2, 3]
+    assert table.index.name == "row"
 
 
 def test_bom_semicolons_blank_lines_and_missing_cells():
@@ -32,7 +33,8 @@ def test_bom_semicolons_blank_lines_and_missing_cells():
     assert len(table) == 3
     assert table["valid"].tolist() == [True, False, True]
     assert table.loc[2, "problem"] == "no phone number"
-    assert pd.isna(table.loc[1, "city"]) and pd.isna(table.loc[3, "name"])
+    assert pd.isna(table.loc[1, "city"])
+    assert pd.isna(table.loc[3, "name"])
 
 
 def test_tab_separated_files_are_sniffed(tmp_path):
@@ -117,13 +119,16 @@ def test_preview_matches_the_api_in_chunks_of_1000(client):
     numbers = [f"+4477009{i:05d}" for i in range(1500)]
     parameters = {"n": {numbers[0]: "Zoë 😀", "default": "you"}}
     table = sh.preview(client, "Hi ${n}", numbers, parameters, "Co")
-    assert len(table) == 1500 and list(table.columns) == ["recipient", "text", "encoding", "parts"]
+    assert len(table) == 1500
+    assert list(table.columns) == ["recipient", "text", "encoding", "parts"]
     assert table.loc[0].tolist() == ["447700900000", "Hi Zoë 😀", "unicode", 1]
     assert table.loc[1499, "text"] == "Hi you"
 
 
 def test_an_empty_check_says_so():
     clear = sh.check_message("Hi ${a}", ["+447700900001"], {"a": {"default": "x"}})
-    assert repr(clear) == "No problems found." and "No problems found" in clear._repr_html_()
+    assert repr(clear) == "No problems found."
+    assert "No problems found" in clear._repr_html_()
     found = sh.check_message("Hi ${b}", ["+447700900001"])
-    assert "severity" in repr(found) and type(found[["problem"]]) is pd.DataFrame
+    assert "severity" in repr(found)
+    assert type(found[["problem"]]) is pd.DataFrame
