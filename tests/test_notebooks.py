@@ -69,7 +69,8 @@ def test_no_widget_state_and_nothing_token_shaped(path):
 def test_house_style(path):
     text = markdown(path)
     cells = read(path).cells
-    assert cells[0].cell_type == "markdown" and cells[0].source.startswith("# ")
+    assert cells[0].cell_type == "markdown"
+    assert cells[0].source.startswith("# ")
     for heading in (
         "**What you'll do:**",
         "**What you'll learn:**",
@@ -83,6 +84,19 @@ def test_house_style(path):
     assert any(c.source.strip().startswith("# %load solutions/") for c in code_cells(path))
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_exercise_has_an_empty_cell_to_try_it_first(path):
+    """As in the jupyter-widgets tutorial: a "your turn" cell, then the solution's %load cell."""
+    cells = read(path).cells
+    for index, cell in enumerate(cells):
+        if cell.cell_type == "code" and cell.source.lstrip().startswith("# %load solutions/"):
+            before = cells[index - 1]
+            assert before.cell_type == "code", f"cell {index} has no 'your turn' cell before it"
+            lines = [line for line in before.source.splitlines() if line.strip()]
+            assert all(line.startswith("#") for line in lines), "the 'your turn' cell has code"
+            assert "your turn" in before.source.lower()
+
+
 def load_targets() -> list[tuple[Path, Path]]:
     pairs = []
     for path in NOTEBOOKS:
@@ -92,7 +106,7 @@ def load_targets() -> list[tuple[Path, Path]]:
     return pairs
 
 
-@pytest.mark.parametrize("notebook, solution", load_targets(), ids=lambda p: p.name)
+@pytest.mark.parametrize(("notebook", "solution"), load_targets(), ids=lambda p: p.name)
 def test_every_load_target_exists_and_runs(notebook, solution):
     assert solution.exists(), f"{notebook.name} loads a missing {solution}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("SINCH_")}
@@ -124,7 +138,7 @@ def test_documented_outcome_tables_match_the_sandbox(document, client):
     ]
     served = [
         (row["numbers"], row["status"], row["code"])
-        for row in client.sandbox_outcomes().to_dict("records")
+        for row in client.sandbox.outcomes().to_dict("records")
         if row["numbers"].startswith("+447700900")
     ]
     assert len(served) == 7, "every drama-range outcome is documented"

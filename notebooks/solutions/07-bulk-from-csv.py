@@ -10,7 +10,15 @@ journal = Path("exercise.journal.jsonl")
 journal.unlink(missing_ok=True)
 if sh.ready_to_send(client, to):
     for attempt in ("first", "second"):
-        result = sh.send_bulk(client, to, "See you soon, ${name}!", sh.my_sender(client),
-                              parameters, batch_size=50, journal=journal, progress=False)
+        result = sh.send_bulk(
+            client,
+            to,
+            "See you soon, ${name}!",
+            sh.my_sender(client),
+            parameters,
+            batch_size=50,
+            journal=journal,
+            progress=False,
+        )
         print(attempt, result["state"].unique().tolist())
 journal.unlink(missing_ok=True)
