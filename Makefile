@@ -1,5 +1,6 @@
 # Two commands do everything: `make lab` and `make test`.
-# Each creates .venv when it is missing and reinstalls only when the requirements change.
+# Each creates .venv when it is missing and reinstalls only when pyproject.toml changes (the one
+# list of dependencies; requirements.txt and environment.yml are written from it by `make deps`).
 
 PYTHON ?= python3
 VENV := .venv
@@ -8,22 +9,22 @@ STAMP := $(VENV)/.installed
 # Jupyter refuses to run as root unless told; containers and CI often are root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test lint format sandbox notebooks bench bytecode clean
+.PHONY: lab test lint format typecheck deps sandbox notebooks bench bytecode clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed; set PYTHON=/path/to/python3.11")'
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): $(BIN)/python requirements.txt pyproject.toml
+$(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt -e .
+	$(BIN)/python -m pip install --quiet -e ".[lab,test]"
 	@touch $(STAMP)
 
 # An editable install leaves our own modules uncompiled, and PYTHONDONTWRITEBYTECODE (common in
 # containers and CI) stops Python from caching them: compile them here so that every kernel does
 # not compile them again (about 0.07 s each). Files already up to date are skipped.
 bytecode: $(STAMP)
-	@$(BIN)/python -m compileall -q sinch_helpers.py xms_sandbox
+	@$(BIN)/python -m compileall -q sinch_helpers.py sinch_helpers_machinery xms_sandbox
 
 lab: bytecode
 	$(BIN)/jupyter lab $(ROOT_FLAG) notebooks/
@@ -31,7 +32,9 @@ lab: bytecode
 test: bytecode
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest tests/
+	$(BIN)/python -m pytest --doctest-modules sinch_helpers.py sinch_helpers_machinery  # docstrings' examples
 	$(BIN)/python -m pytest --nbval --nbval-current-env \
 		--nbval-sanitize-with tests/nbval_sanitize.cfg \
 		--nbval-kernel-startup-timeout 120 -p no:cacheprovider notebooks/
@@ -42,6 +45,13 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+# Write requirements.txt and environment.yml from pyproject.toml (tests check they match).
+deps:
+	$(PYTHON) tools/sync_dependencies.py
 
 # A standalone sandbox on http://127.0.0.1:8765/xms that accepts any plan ID on first use.
 sandbox: $(STAMP)

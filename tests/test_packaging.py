@@ -1,51 +1,69 @@
-"""pyproject.toml, requirements.txt and environment.yml must name the same packages and ranges."""
+"""One list of dependencies: pyproject.toml. requirements.txt and environment.yml are written from
+it by tools/sync_dependencies.py (``make deps``) and must be exactly what that script writes."""
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import tomllib
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def normalise(requirement: str) -> str:
-    name, spec = re.match(r"\s*([A-Za-z0-9_.\-]+)\s*(.*)", requirement).groups()
-    return re.sub(r"[-_.]+", "-", name).lower() + spec.replace(" ", "")
+def sync_tool():
+    spec = importlib.util.spec_from_file_location("sync", ROOT / "tools" / "sync_dependencies.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def from_pyproject() -> set[str]:
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    extras = project["optional-dependencies"]
-    return {normalise(r) for r in project["dependencies"] + extras["lab"] + extras["test"]}
+@pytest.mark.parametrize("name", ["requirements.txt", "environment.yml"])
+def test_generated_dependency_files_are_up_to_date(name):
+    wanted = sync_tool().OUTPUTS[name]()
+    assert (ROOT / name).read_text(encoding="utf-8") == wanted, "run `make deps` and commit"
 
 
-def from_requirements() -> set[str]:
-    lines = (ROOT / "requirements.txt").read_text().splitlines()
-    return {normalise(line) for line in lines if line.strip() and not line.startswith("#")}
-
-
-def from_environment() -> set[str]:
-    found = set()
-    text = (ROOT / "environment.yml").read_text()
-    for line in text.split("dependencies:", 1)[1].splitlines():
-        item = re.match(r"\s*-\s+(?!-)(\S.*)$", line)
-        if not item or item.group(1).startswith(("pip:", "#")):
-            continue
-        requirement = normalise(item.group(1).split("#")[0])
-        if requirement == "pip" or re.fullmatch(r"python[<>=!~].*", requirement):
-            continue
-        found.add(requirement)
-    return found
-
-
-def test_requirements_match_pyproject():
-    assert from_requirements() == from_pyproject()
-
-
-def test_environment_matches_pyproject():
-    assert from_environment() == from_pyproject()
+def test_every_dependency_of_pyproject_is_in_both_files():
+    groups = sync_tool().requirements()
+    names = {re.match(r"[A-Za-z0-9_.\-]+", r).group(0) for items in groups.values() for r in items}
+    requirements = (ROOT / "requirements.txt").read_text()
+    environment = (ROOT / "environment.yml").read_text()
+    for name in names:
+        assert name in requirements, name
+        assert name in environment, name
 
 
 def test_environment_installs_the_repository():
     assert "- -e ." in (ROOT / "environment.yml").read_text()
+
+
+def test_the_makefile_installs_from_pyproject():
+    makefile = (ROOT / "Makefile").read_text()
+    assert '-e ".[lab,test]"' in makefile
+    assert "-r requirements.txt" not in makefile
+
+
+def test_every_package_of_ours_is_packaged():
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    packaged = set(setuptools["packages"])
+    ours = {
+        str(p.parent.relative_to(ROOT)).replace("/", ".")
+        for p in ROOT.glob("*/**/__init__.py")
+        if not any(part.startswith(".") or part in ("tests", "build") for part in p.parts)
+    }
+    assert ours <= packaged, ours - packaged
+
+
+def test_pre_commit_runs_the_ruff_that_make_test_runs():
+    from importlib.metadata import version
+
+    import yaml
+
+    config = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text())
+    ruff = next(r for r in config["repos"] if r["repo"].endswith("/ruff-pre-commit"))
+    assert ruff["rev"] == f"v{version('ruff')}", "bump .pre-commit-config.yaml with ruff"
+    hooks = {hook["id"] for repo in config["repos"] for hook in repo["hooks"]}
+    assert {"ruff-check", "ruff-format", "check-json", "check-yaml"} <= hooks
