@@ -8,7 +8,8 @@ Read it top to bottom, in the tutorial's order:
    otherwise the offline sandbox (``xms_sandbox``), so every notebook runs with no account.
 3. Recipients and parameters: :func:`load_recipients`, :func:`parameters_from_frame`,
    :func:`check_message`, :func:`preview`.
-4. Send: :func:`my_numbers`, :func:`my_sender`, :func:`ready_to_send`, :func:`send_bulk`.
+4. Send: one batch is ``client.send_batch`` (step 2); :func:`send_bulk` sends any number, and
+   :func:`my_numbers`, :func:`my_sender`, :func:`ready_to_send` keep live mode safe.
 5. Delivery: :func:`wait_for_delivery`, :func:`delivery_frame`, :func:`plot_delivery`.
 
 Errors are :class:`SmsApiError` subclasses that carry the HTTP status, the API's ``code`` and
@@ -146,7 +147,8 @@ def load_credentials(env_file: str | os.PathLike[str] | None = None) -> Credenti
     ``SINCH_REGION`` (or ``SINCH_SMS_REGION``) and ``SINCH_BASE_URL`` (with or without ``/xms``).
     Half a configuration (a plan ID without a token, say) is an error, not a silent fallback.
 
-    >>> load_credentials("no-such.env")  # with no SINCH_* variables set  # doctest: +SKIP
+    >>> load_credentials("no-such.env") is None  # with no SINCH_* variables  # doctest: +SKIP
+    True
     """
     settings = read_settings(env_file)
     plan = first_setting(settings, "SINCH_SERVICE_PLAN_ID")
@@ -196,8 +198,8 @@ def connect(
     """A client for the API: live with credentials, otherwise the offline sandbox.
 
     Without credentials (none passed, none in the environment or ``.env``) it uses the sandbox at
-    ``SINCH_SANDBOX_URL`` if set (a workshop's shared one), else starts the built-in sandbox in
-    this process. Either way it prints one line saying which, so you always know.
+    ``SINCH_SANDBOX_URL`` if set (a workshop's shared one), else the built-in sandbox, started once
+    per Python process and shared by every later ``connect()``. It prints which, so you know.
 
     >>> client = connect()  # doctest: +SKIP
     Sandbox mode: no Sinch credentials found, ...
@@ -258,6 +260,7 @@ class SmsClient:
         return f"SmsClient(mode={self.mode!r}, service_plan_id={plan!r}, endpoint={endpoint!r})"
 
     def close(self) -> None:
+        """Close the keep-alive connections (a client is also fine to simply drop)."""
         self.transport.close()
 
     # ------------------------------------------------------------------ batches
@@ -276,6 +279,9 @@ class SmsClient:
         A ``client_reference`` is set when you give none, so that when the answer is lost (a
         timeout, a dropped connection, a 5xx) the client can find out whether the batch was
         accepted instead of sending it twice.
+
+        >>> client.send_batch(["+447700900001"], "Hi!", "+447700900100").id  # doctest: +SKIP
+        '01M8F5WZ0H9347QNWY7MZ9MFT8'
         """
         recipients = [to] if isinstance(to, str) else list(to)
         if not self.sandbox:
@@ -458,7 +464,7 @@ def parameters_from_frame(
     missing or blank cells are left out so that the ``default`` applies to those recipients.
 
     >>> parameters_from_frame(people, ["name"], defaults={"name": "there"})  # doctest: +SKIP
-    {'name': {'+447700900001': 'Ann', ..., 'default': 'there'}}
+    {'name': {'+447700900001': 'Amélie', ..., 'default': 'there'}}
     """
     rows = recipients.loc[recipients["valid"]] if "valid" in recipients else recipients
     if columns is None:
@@ -539,7 +545,8 @@ def send_bulk(
     rows: list[dict[str, Any]] = []
     with Progress(len(numbers), "Sending", progress) as bar:
         for batch in plan.batches():
-            entry, state = done.get(batch), "already sent"
+            entry = done.get(batch)  # accepted in an earlier run?
+            state = "already sent"
             if entry is None:
                 try:  # looks the batch up first when resuming: it may have gone out before a crash
                     sent, state = bulk.find_or_send(
@@ -550,7 +557,7 @@ def send_bulk(
                         error, rows, batch.index, plan.total, done.path
                     ) from error
                 entry = done.record(batch, sent["id"])
-            rows.append({**{k: entry[k] for k in bulk.BULK_COLUMNS[:-1]}, "state": state})
+            rows.append(bulk.result_row(entry, state))
             bar.update(len(batch.numbers))
     return frame(rows, bulk.BULK_COLUMNS)
 

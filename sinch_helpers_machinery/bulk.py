@@ -131,6 +131,19 @@ class Journal:
         return entry
 
 
+def result_row(entry: Mapping[str, Any], state: str) -> dict[str, Any]:
+    """One row of send_bulk's result: a journal entry and what happened to it this time.
+
+    >>> entry = {"batch": 1, "recipients": 2, "batch_id": "01H", "client_reference": "r"}
+    >>> result_row(entry, "sent")
+    {'batch': 1, 'recipients': 2, 'batch_id': '01H', 'client_reference': 'r', 'state': 'sent'}
+    """
+    return {
+        **{column: entry[column] for column in BULK_COLUMNS if column != "state"},
+        "state": state,
+    }
+
+
 def find_or_send(
     client: Any,
     batch: PlannedBatch,
