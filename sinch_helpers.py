@@ -59,7 +59,7 @@ from sinch_helpers_machinery.live_safety import (
     ready_to_send,
     refuse_fictional,
 )
-from sinch_helpers_machinery.parameters import ParameterIndex, chunks, values_by_number
+from sinch_helpers_machinery.parameters import ParameterIndex, Parameters, chunks, values_by_number
 from sinch_helpers_machinery.progress import Progress
 from sinch_helpers_machinery.recipients import check_recipients, read_text_table, recipient_numbers
 from sinch_helpers_machinery.sandbox_controls import SandboxControls
@@ -96,7 +96,6 @@ __all__ = [  # noqa: RUF022 (step by step, in the tutorial's order; then the exc
 
 __version__ = "0.1.0"
 USER_AGENT = f"sinch-sms-notebooks/{__version__} python-requests/{requests.__version__}"
-Parameters = Mapping[str, Mapping[str, str]]
 
 # ================================================================ 1. credentials
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from .api_facts import REGIONS
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -176,8 +178,6 @@ def hint_for(status: int, code: str | None, text: str, *, plan: str, where: str)
     >>> hint_for(404, "not_found", "", plan="p", where="region 'us'")[:20]
     'Check the ID in the '
     """
-    from .api_facts import REGIONS
-
     if status == 401:
         return (
             f"Check that the API token belongs to service plan '{plan}' and that the plan "

@@ -17,10 +17,10 @@ from .api_facts import (
     PARAMETER_KEY,
     PLACEHOLDER,
 )
+from .parameters import Parameters
 from .phone_numbers import digits_only
 
 Problem = tuple[str, str, str]  # severity, problem, fix
-Parameters = Mapping[str, Mapping[str, str]]
 
 
 class MessageCheck(pd.DataFrame):

@@ -10,6 +10,7 @@ from .errors import RecipientsError
 from .lazy import np, pd
 from .phone_numbers import digits_only, text_dtype
 
+#: The API's ``parameters``: ``{key: {number: value, ..., "default": value}}``.
 Parameters = Mapping[str, Mapping[str, str]]
 
 

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .api_objects import ApiObject, frame, wrap
-from .settings import first_setting
+from .settings import first_setting, origin_of
 from .transport import XmsTransport, segment
 
 if TYPE_CHECKING:
@@ -67,7 +67,7 @@ def choose_sandbox(settings: Mapping[str, str]) -> tuple[str, str, str, str]:
     shared = first_setting(settings, "SINCH_SANDBOX_URL")
     if shared:
         plan, token = shared_sandbox_plan(settings)
-        origin = shared.strip().rstrip("/").removesuffix("/xms")
+        origin = origin_of(shared)
         banner = (
             f"Sandbox mode: the shared sandbox at {origin}/xms (plan {plan}). No message leaves "
             "that sandbox."

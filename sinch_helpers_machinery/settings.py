@@ -75,5 +75,13 @@ def checked_credentials(
             hint=f"Use one of {', '.join(REGIONS)}: the region your service plan lives in "
             "(shown next to it in the Sinch dashboard).",
         )
-    base = base_url.strip().rstrip("/").removesuffix("/xms") if base_url else base_url
-    return plan.strip(), token.strip(), cleaned, base
+    return plan.strip(), token.strip(), cleaned, origin_of(base_url) if base_url else base_url
+
+
+def origin_of(url: str) -> str:
+    """Scheme and host of an endpoint given with or without ``/xms`` and a trailing slash.
+
+    >>> origin_of(" http://127.0.0.1:8765/xms/ ")
+    'http://127.0.0.1:8765'
+    """
+    return url.strip().rstrip("/").removesuffix("/xms")

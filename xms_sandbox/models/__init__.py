@@ -54,6 +54,4 @@ class XmsBackend:
         self.outbox = Outbox(
             storage, self.config, clock, self.plans, self.scheduler, render=render_callback
         )
-        self.inbounds = InboundStore(
-            storage, clock, self.plans, self.groups, self.outbox, render=render_callback
-        )
+        self.inbounds = InboundStore(storage, clock, self.plans, self.groups, self.outbox)

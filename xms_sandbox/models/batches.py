@@ -13,7 +13,7 @@ from ..errors import ApiError, constraint, not_found
 from ..storage import Storage, dumps, new_id
 from ..validation import MAX_VALIDITY, check_validity
 from .config import Clock, SandboxConfig
-from .queries import DAY, batch_from_row, paginate, windowed
+from .queries import DAY, Tagged, batch_from_row, paginate, windowed
 from .records import Batch, DryRun, DryRunRecipient, Page, Plan
 from .scheduling import REPORTING_MODES, Scheduler, message_for
 
@@ -28,7 +28,7 @@ def _read(db: sqlite3.Connection, batch_id: str) -> Batch:
     return batch_from_row(db.execute("SELECT * FROM batches WHERE id = ?", (batch_id,)).fetchone())
 
 
-class BatchStore:
+class BatchStore(Tagged):
     """The ``batches`` table (and ``feedback``, which only ever receives rows)."""
 
     def __init__(
@@ -199,26 +199,19 @@ class BatchStore:
         return DryRun(len(numbers), total, details if per_recipient else None)
 
     # ------------------------------------------------------------------ tags (legacy client)
-    def tags(self, plan: Plan, batch_id: str) -> list[str]:
-        return sorted(self.get(plan, batch_id).spec.get("tags", []))
+    def tags(self, plan: Plan, item_id: str) -> list[str]:
+        return sorted(self.get(plan, item_id).spec.get("tags", []))
 
-    def set_tags(self, plan: Plan, batch_id: str, tags: list[str]) -> list[str]:
+    def set_tags(self, plan: Plan, item_id: str, tags: list[str]) -> list[str]:
         """Replace the batch's tags; like the API, this does not count as modifying it."""
         tags = sorted(set(tags))
-        spec = self.get(plan, batch_id).spec
+        spec = self.get(plan, item_id).spec
         with self.storage.write() as db:
             db.execute(
                 "UPDATE batches SET data = ? WHERE id = ?",
-                (dumps({**spec, "tags": tags}), batch_id),
+                (dumps({**spec, "tags": tags}), item_id),
             )
         return tags
-
-    def change_tags(
-        self, plan: Plan, batch_id: str, add: list[str], remove: list[str]
-    ) -> list[str]:
-        """Add, then remove, tags."""
-        current = set(self.tags(plan, batch_id))
-        return self.set_tags(plan, batch_id, list((current | set(add)) - set(remove)))
 
     # ------------------------------------------------------------------ helpers
     def _complete(self, plan: Plan, spec: dict[str, Any], moment: float) -> dict[str, Any]:

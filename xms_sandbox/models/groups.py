@@ -15,7 +15,7 @@ from typing import Any
 from ..errors import ApiError, not_found
 from ..storage import Storage, dumps, new_id
 from .config import Clock
-from .queries import marks, paginate
+from .queries import Tagged, marks, paginate
 from .records import Group, Page, Plan
 
 #: Called inside the write transaction after a group's members changed (or it was deleted), so
@@ -44,7 +44,7 @@ def members_of(db: sqlite3.Connection, plan: Plan, group_id: str, field_name: st
     return [m["msisdn"] for m in members]
 
 
-class GroupStore:
+class GroupStore(Tagged):
     """The ``groups`` and ``group_members`` tables."""
 
     def __init__(self, storage: Storage, clock: Clock, on_members_changed: MembersChanged) -> None:
@@ -135,26 +135,19 @@ class GroupStore:
             self.on_members_changed(db, plan, group_id)
 
     # ------------------------------------------------------------------ tags (legacy client)
-    def tags(self, plan: Plan, group_id: str) -> list[str]:
+    def tags(self, plan: Plan, item_id: str) -> list[str]:
         with self.storage.read() as db:
-            return sorted(json.loads(self._row(db, plan, group_id)["data"]).get("tags", []))
+            return sorted(json.loads(self._row(db, plan, item_id)["data"]).get("tags", []))
 
-    def set_tags(self, plan: Plan, group_id: str, tags: list[str]) -> list[str]:
+    def set_tags(self, plan: Plan, item_id: str, tags: list[str]) -> list[str]:
         """Replace the group's tags; like the API, this does not count as modifying it."""
         tags = sorted(set(tags))
         with self.storage.write() as db:
-            data = json.loads(self._row(db, plan, group_id)["data"])
+            data = json.loads(self._row(db, plan, item_id)["data"])
             db.execute(
-                "UPDATE groups SET data = ? WHERE id = ?", (dumps({**data, "tags": tags}), group_id)
+                "UPDATE groups SET data = ? WHERE id = ?", (dumps({**data, "tags": tags}), item_id)
             )
         return tags
-
-    def change_tags(
-        self, plan: Plan, group_id: str, add: list[str], remove: list[str]
-    ) -> list[str]:
-        """Add, then remove, tags."""
-        current = set(self.tags(plan, group_id))
-        return self.set_tags(plan, group_id, list((current | set(add)) - set(remove)))
 
     # ------------------------------------------------------------------ keyword rules
     def apply_keywords(

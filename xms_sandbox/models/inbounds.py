@@ -17,7 +17,7 @@ from ..errors import ApiError, not_found
 from ..storage import Storage, dumps, new_id
 from .config import Clock
 from .groups import GroupStore
-from .outbox import CallbackRenderer, Outbox
+from .outbox import Outbox
 from .plans import PlanStore
 from .queries import DAY, batch_from_row, paginate, recipient_from_row, windowed
 from .records import HandsetMessage, Inbound, Page, Plan
@@ -48,8 +48,8 @@ def _inbound(row: sqlite3.Row) -> Inbound:
 class InboundStore:
     """The ``inbounds`` table, and the handsets' view of ``recipients`` and ``inbounds``.
 
-    ``render`` is the outbox's renderer: an inbound is stored, as well as posted, as the API
-    renders it, so this store needs no JSON of its own.
+    An inbound is stored, as well as posted, as the API renders it, with the outbox's renderer,
+    so this store needs no JSON of its own.
     """
 
     def __init__(
@@ -59,14 +59,12 @@ class InboundStore:
         plans: PlanStore,
         groups: GroupStore,
         outbox: Outbox,
-        render: CallbackRenderer,
     ) -> None:
         self.storage = storage
         self.clock = clock
         self.plans = plans
         self.groups = groups
         self.outbox = outbox
-        self.render = render
 
     # ------------------------------------------------------------------ the API's inbounds
     def get(self, plan: Plan, inbound_id: str) -> Inbound:
@@ -180,7 +178,7 @@ class InboundStore:
         # ``data`` keeps the format every version wrote, the API's JSON plus the epoch, so that
         # an older sandbox sharing this database file (a notebook kernel started before an
         # update) still reads these rows.
-        stored = dumps({**self.render(inbound), "_received_epoch": moment})
+        stored = dumps({**self.outbox.render(inbound), "_received_epoch": moment})
         with self.storage.write() as db:
             db.execute(
                 "INSERT INTO inbounds (id, plan_id, received_at, to_number, from_number, "

@@ -12,7 +12,7 @@ import sqlite3
 from typing import Any, TypeVar
 
 from ..lifecycle import Recipient
-from .records import Batch, Page, RecipientRow
+from .records import Batch, Page, Plan, RecipientRow
 
 T = TypeVar("T")
 
@@ -87,3 +87,19 @@ def paginate(items: list[T], page: int, size: int) -> Page[T]:
 def marks(count: int) -> str:
     """``?,?,?``: placeholders for an ``IN (...)`` of ``count`` values."""
     return ",".join("?" * count)
+
+
+class Tagged:
+    """The legacy tag operations of a store whose items carry tags (batches and groups): the
+    store says how to read and replace them, and adding-then-removing is written once here."""
+
+    def tags(self, plan: Plan, item_id: str) -> list[str]:
+        raise NotImplementedError
+
+    def set_tags(self, plan: Plan, item_id: str, tags: list[str]) -> list[str]:
+        raise NotImplementedError
+
+    def change_tags(self, plan: Plan, item_id: str, add: list[str], remove: list[str]) -> list[str]:
+        """Add, then remove, tags."""
+        current = set(self.tags(plan, item_id))
+        return self.set_tags(plan, item_id, list((current | set(add)) - set(remove)))
