@@ -30,6 +30,8 @@ def test_help_describes_the_options():
     )
     for option in ("--host", "--port", "--db", "--plan", "--open", "XMS_SANDBOX_PLANS"):
         assert option in result.stdout
+    assert "--no-controls" in result.stdout
+    assert "looks like the real Sinch API" in " ".join(result.stdout.split())
 
 
 def test_plan_arguments():
@@ -68,6 +70,48 @@ def test_open_mode_accepts_unknown_plans_on_first_use():
         assert other.status_code == 401
         third = session_for("mine").get(f"{server.url}/xms/v1/anything/batches")
         assert third.status_code == 429  # the new plan got the command line's rate limit
+
+
+CONTROL_PATHS = (
+    ("GET", "/sandbox/"),
+    ("GET", "/sandbox/plans"),
+    ("POST", "/sandbox/plans"),
+    ("GET", "/sandbox/outcomes"),
+    ("POST", "/sandbox/faults"),
+    ("GET", "/sandbox/handsets/447700900001"),
+    ("GET", "/sandbox/phones"),
+    ("GET", "/sandbox/callbacks"),
+)
+
+
+def assert_only_the_api_is_served(url: str, plan_id: str, token: str) -> None:
+    """Every /sandbox/ path is a 404 like any unknown path; the API itself works."""
+    for method, path in CONTROL_PATHS:
+        answer = requests.request(method, url + path, json={}, timeout=10)
+        assert answer.status_code == 404, (method, path, answer.status_code)
+        assert answer.json()["code"] == "not_found"
+        assert "sandbox" not in answer.json()["text"].replace(path, ""), answer.text
+    sent = session_for(token).post(f"{url}/xms/v1/{plan_id}/batches", json=BODY)
+    assert sent.status_code == 201, sent.text
+    listed = session_for(token).get(f"{url}/xms/v1/{plan_id}/batches")
+    assert listed.json()["count"] == 1
+
+
+def test_without_controls_the_server_looks_like_the_real_api():
+    """``build(controls=False)``: for live-mode tests that must not be able to tell."""
+    with xms_sandbox.start(plans={"p": "t"}, controls=False) as server:
+        assert_only_the_api_is_served(server.url, "p", "t")
+    with xms_sandbox.start(plans={"p": "t"}) as server:  # the default keeps the controls
+        assert requests.get(f"{server.url}/sandbox/", timeout=10).status_code == 200
+
+
+def test_the_no_controls_flag_serves_only_the_api():
+    with SandboxProcess(free_port(), "--db", ":memory:", "--plan", "p:t", "--no-controls") as one:
+        assert_only_the_api_is_served(one.url, "p", "t")
+        code, output = one.stop()
+    assert code == 0
+    assert "Phones:" not in output
+    assert "No sandbox controls (--no-controls)" in output
 
 
 def test_state_survives_a_restart(tmp_path):

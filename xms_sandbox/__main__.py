@@ -52,6 +52,13 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
         help="accept any unknown plan on first use, remembering the token it came with",
     )
     parser.add_argument(
+        "--no-controls",
+        dest="controls",
+        action="store_false",
+        help="serve only the API: no /sandbox/ routes (plans, faults, phones), so the server "
+        "looks like the real Sinch API (for testing live mode against it)",
+    )
+    parser.add_argument(
         "--dispatch-after",
         type=float,
         default=0.5,
@@ -97,6 +104,7 @@ def _build(args: argparse.Namespace, plans: dict[str, str]) -> Sandbox:
             if value
         },
         log_requests=True,
+        controls=args.controls,
     )
 
 
@@ -115,7 +123,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     known = ", ".join(sorted({p.id for p in sandbox.backend.plans.all()})) or "none"
     print(f"XMS sandbox on {sandbox.url}/xms  (plans: {known}; database: {args.db})")
-    print(f"Phones: {sandbox.url}/sandbox/phones    Stop with Ctrl-C.")
+    if args.controls:
+        print(f"Phones: {sandbox.url}/sandbox/phones    Stop with Ctrl-C.")
+    else:
+        print("No sandbox controls (--no-controls): only the API is served.  Stop with Ctrl-C.")
     try:
         sandbox.serve_forever()  # werkzeug returns from here on Ctrl-C
     except KeyboardInterrupt:

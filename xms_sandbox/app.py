@@ -22,8 +22,12 @@ log = logging.getLogger("xms_sandbox")
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 415: "unsupported_media_type"}
 
 
-def create_app(backend: XmsBackend, log_requests: bool = False) -> Flask:
-    """The WSGI app; ``log_requests`` writes one line per request to the ``xms_sandbox`` log."""
+def create_app(backend: XmsBackend, log_requests: bool = False, controls: bool = True) -> Flask:
+    """The WSGI app; ``log_requests`` writes one line per request to the ``xms_sandbox`` log.
+
+    ``controls=False`` leaves out the sandbox's own routes (every ``/sandbox/`` path is a 404),
+    so that the server looks like the real API to a client that must not tell the difference.
+    """
     app = Flask(__name__, static_folder=None)  # no static files: one route fewer to build
     # Keep fields in the order responses builds them (as the API does) and text unescaped.
     assert isinstance(app.json, DefaultJSONProvider)
@@ -32,7 +36,8 @@ def create_app(backend: XmsBackend, log_requests: bool = False) -> Flask:
     app.extensions["xms_backend"] = backend
     app.extensions["xms_faults"] = FaultBox()
     app.register_blueprint(xms)
-    app.register_blueprint(sandbox)
+    if controls:
+        app.register_blueprint(sandbox)
     app.before_request(_before_xms_request)
     app.after_request(_after_xms_request)
     if log_requests:

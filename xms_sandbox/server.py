@@ -85,8 +85,13 @@ def build(
     callback_max_attempts: int = 8,
     plan_defaults: dict[str, Any] | None = None,
     log_requests: bool = False,
+    controls: bool = True,
 ) -> Sandbox:
-    """Create (but do not start) a sandbox server bound to ``host:port`` (0 = a free port)."""
+    """Create (but do not start) a sandbox server bound to ``host:port`` (0 = a free port).
+
+    ``controls=False`` serves only the API (``/xms/...``): no ``/sandbox/`` routes (plans,
+    faults, phones), so nothing tells a client that this is not the real Sinch API.
+    """
     config = SandboxConfig(
         timing=timing or Timing(),
         open_plans=open_plans,
@@ -100,7 +105,7 @@ def build(
         backend.plans.add(plan_id, token)
     # Our own one-line request log replaces werkzeug's (which colours its lines).
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = make_server(host, port, create_app(backend, log_requests), threaded=True)
+    server = make_server(host, port, create_app(backend, log_requests, controls), threaded=True)
     return Sandbox(server, backend, CallbackWorker(backend))
 
 
