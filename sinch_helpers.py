@@ -8,8 +8,9 @@ Read it top to bottom, in the tutorial's order:
    otherwise the offline sandbox (``xms_sandbox``), so every notebook runs with no account.
 3. Recipients and parameters: :func:`load_recipients`, :func:`parameters_from_frame`,
    :func:`check_message`, :func:`preview`.
-4. Send: one batch is ``client.send_batch`` (step 2); :func:`send_bulk` sends any number, and
-   :func:`my_numbers`, :func:`my_sender`, :func:`ready_to_send` keep live mode safe.
+4. Send: one batch is ``client.send_batch`` (step 2); :func:`send_bulk` sends any number.
+   :func:`my_numbers`, :func:`my_people` and :func:`my_sender` keep live mode to your own
+   phones (``SINCH_TEST_NUMBERS``) and number (``SINCH_FROM``); ``connect()`` decides once.
 5. Delivery: :func:`wait_for_delivery`, :func:`delivery_frame`, :func:`plot_delivery`.
 
 Errors are :class:`SmsApiError` subclasses that carry the HTTP status, the API's ``code`` and
@@ -43,6 +44,7 @@ from sinch_helpers_machinery.errors import (
     ConnectionFailed,
     CredentialsError,
     ForbiddenError,
+    JournalError,
     NotFoundError,
     RateLimitedError,
     RecipientsError,
@@ -54,18 +56,23 @@ from sinch_helpers_machinery.errors import (
 )
 from sinch_helpers_machinery.lazy import pd
 from sinch_helpers_machinery.live_safety import (
+    SendingRules,
+    live_fallback_note,
     my_numbers,
+    my_people,
     my_sender,
-    ready_to_send,
-    refuse_fictional,
 )
 from sinch_helpers_machinery.parameters import ParameterIndex, Parameters, chunks, values_by_number
-from sinch_helpers_machinery.progress import Progress
-from sinch_helpers_machinery.recipients import check_recipients, read_text_table, recipient_numbers
+from sinch_helpers_machinery.recipients import (
+    check_recipients,
+    read_text_table,
+    recipient_numbers,
+    recipients_report,
+)
 from sinch_helpers_machinery.sandbox_controls import SandboxControls
 from sinch_helpers_machinery.settings import (
-    ENV_HINT,
     checked_credentials,
+    credential_fields,
     first_setting,
     mask,
     read_settings,
@@ -86,11 +93,12 @@ __all__ = [  # noqa: RUF022 (step by step, in the tutorial's order; then the exc
     "connect", "SmsClient", "frame",  # 2
     "load_recipients", "recipients_report", "parameters_from_frame", "check_message",  # 3
     "preview",
-    "my_numbers", "my_sender", "ready_to_send", "send_bulk",  # 4
+    "my_numbers", "my_people", "my_sender", "send_bulk",  # 4
     "wait_for_delivery", "delivery_frame", "plot_delivery",  # 5
     "SmsApiError", "CredentialsError", "ValidationError", "AuthenticationError",  # errors
     "ForbiddenError", "NotFoundError", "RateLimitedError", "ServerError", "ConnectionFailed",
-    "RequestTimeout", "SendOutcomeUnknown", "BulkSendInterrupted", "RecipientsError",
+    "RequestTimeout", "SendOutcomeUnknown", "BulkSendInterrupted", "JournalError",
+    "RecipientsError",
 ]
 # fmt: on
 
@@ -149,18 +157,8 @@ def load_credentials(env_file: str | os.PathLike[str] | None = None) -> Credenti
     >>> load_credentials("no-such.env") is None  # with no SINCH_* variables  # doctest: +SKIP
     True
     """
-    settings = read_settings(env_file)
-    plan = first_setting(settings, "SINCH_SERVICE_PLAN_ID")
-    token = first_setting(settings, "SINCH_API_TOKEN", "SINCH_SMS_API_TOKEN")
-    if plan is None and token is None:
-        return None
-    if plan is None or token is None:
-        missing = "SINCH_SERVICE_PLAN_ID" if plan is None else "SINCH_API_TOKEN"
-        raise CredentialsError(
-            f"{missing} is not set, but the rest of the credentials are.", hint=ENV_HINT
-        )
-    region = first_setting(settings, "SINCH_REGION", "SINCH_SMS_REGION")
-    return Credentials(plan, token, region or "us", first_setting(settings, "SINCH_BASE_URL"))
+    fields = credential_fields(read_settings(env_file))
+    return Credentials(*fields) if fields else None
 
 
 def credentials_form(base_url: str | None = None) -> CredentialsForm | None:
@@ -196,23 +194,34 @@ def connect(
 ) -> SmsClient:
     """A client for the API: live with credentials, otherwise the offline sandbox.
 
-    Without credentials (none passed, none in the environment or ``.env``) it uses the sandbox at
-    ``SINCH_SANDBOX_URL`` if set (a workshop's shared one), else the built-in sandbox, started once
-    per Python process and shared by every later ``connect()``. It prints which, so you know.
+    The one place that decides. Live mode needs credentials (passed, or from the environment or
+    ``.env``) plus ``SINCH_TEST_NUMBERS`` and ``SINCH_FROM``, else it says what is missing and
+    uses a sandbox: ``SINCH_SANDBOX_URL`` (a workshop's) or the built-in one, one per process.
+    Credentials for a sandbox mean sandbox mode. It prints which, so you know.
 
     >>> client = connect()  # doctest: +SKIP
     Sandbox mode: no Sinch credentials found, ...
     """
-    credentials = credentials or load_credentials()
-    if credentials is not None:
-        print(
-            f"Live mode: service plan {credentials.service_plan_id} at {credentials.endpoint} "
-            f"(token {mask(credentials.api_token)}). Messages reach real phones and cost money."
-        )
-        return SmsClient(credentials, timeout=timeout, retries=retries)
-    origin, plan, token, banner = sandbox_controls.choose_sandbox(read_settings())
-    print(banner)
-    credentials = Credentials(plan, token, base_url=origin)
+    settings = read_settings()
+    fields = None if credentials else credential_fields(settings)
+    credentials = credentials or (Credentials(*fields) if fields else None)
+    note = ""
+    if credentials is not None and not sandbox_controls.serves_sandbox(credentials.base_url):
+        rules = SendingRules.from_settings(settings)
+        if not rules.missing():
+            print(
+                f"Live mode: service plan {credentials.service_plan_id} at {credentials.endpoint}"
+                f" (token {mask(credentials.api_token)}). Messages reach real phones and cost "
+                f"money; the notebooks send only to SINCH_TEST_NUMBERS, from {rules.sender()}."
+            )
+            return SmsClient(credentials, timeout=timeout, retries=retries, rules=rules)
+        note, credentials = live_fallback_note(rules) + "\n", None
+    if credentials is None:
+        origin, plan, token, banner = sandbox_controls.choose_sandbox(settings)
+        credentials = Credentials(plan, token, base_url=origin)
+    else:
+        banner = sandbox_controls.reached_banner(credentials.origin, credentials.service_plan_id)
+    print(note + banner)
     return SmsClient(credentials, timeout=timeout, retries=retries, sandbox=True)
 
 
@@ -221,8 +230,8 @@ class SmsClient:
 
     Every method returns the API's JSON as :class:`ApiObject` (a dict with the API's field
     names, also readable as attributes: ``batch.id``, ``batch.from_``). HTTP, retries and the
-    exactly-once send live in ``client.transport``. What only the sandbox can do (phones,
-    replies, faults) lives in ``client.sandbox``, which is None in live mode.
+    exactly-once send live in ``client.transport``; ``client.rules`` says where it may send;
+    ``client.sandbox`` holds what only the sandbox can do (phones, replies, faults), or None.
 
     >>> client = SmsClient(Credentials("my-plan", "my-token", region="eu"))
     >>> client.base_url
@@ -237,12 +246,27 @@ class SmsClient:
         retries: int = 3,
         backoff: float = 0.5,
         sandbox: bool = False,
+        rules: SendingRules | None = None,
     ) -> None:
         self.credentials = credentials
         self.transport = XmsTransport(
             credentials, timeout=timeout, retries=retries, backoff=backoff, user_agent=USER_AGENT
         )
         self.sandbox: SandboxControls | None = SandboxControls(self.transport) if sandbox else None
+        live = SendingRules.from_settings(read_settings()) if rules is None else rules
+        self.rules = SendingRules.sandbox() if sandbox else live
+
+    def with_options(
+        self, *, timeout: float | None = None, retries: int | None = None
+    ) -> SmsClient:
+        """The same plan and mode with another ``timeout`` or number of ``retries``, e.g.
+        ``client.with_options(retries=0)``; nothing is printed, nothing else changes."""
+        timeout = self.transport.timeout if timeout is None else timeout
+        retries = self.transport.retries if retries is None else retries
+        return SmsClient(
+            self.credentials, timeout=timeout, retries=retries, sandbox=self.sandbox is not None,
+            rules=self.rules, backoff=self.transport.backoff,
+        )  # fmt: skip
 
     @property
     def mode(self) -> str:
@@ -283,8 +307,7 @@ class SmsClient:
         '01M8F5WZ0H9347QNWY7MZ9MFT8'
         """
         recipients = [to] if isinstance(to, str) else list(to)
-        if not self.sandbox:
-            refuse_fictional(recipients)
+        self.rules.check(recipients)
         payload = batch_payload(recipients, body, sender, parameters, fields)
         payload["client_reference"] = client_reference or f"nb-{uuid.uuid4()}"
         return send_exactly_once(self.transport, payload)
@@ -441,15 +464,6 @@ def load_recipients(
     return check_recipients(table, phone_column, default_region)
 
 
-def recipients_report(recipients: pd.DataFrame) -> pd.DataFrame:
-    """The rows that will not be sent and why; empty when every row is fine.
-
-    >>> recipients_report(load_recipients("../data/messy_recipients.csv"))  # doctest: +SKIP
-    """
-    bad = recipients.loc[~recipients["valid"]]
-    return bad.drop(columns=["e164", "valid"])
-
-
 def parameters_from_frame(
     recipients: pd.DataFrame,
     columns: Sequence[str] | Mapping[str, str] | None = None,
@@ -540,24 +554,7 @@ def send_bulk(
         raise ValueError(f"batch_size must be 1 to {MAX_BATCH_RECIPIENTS}, not {batch_size}.")
     numbers = recipient_numbers(recipients)
     plan = bulk.BulkPlan(numbers, body, sender, parameters, batch_size, fields)
-    done = bulk.Journal(journal)
-    rows: list[dict[str, Any]] = []
-    with Progress(len(numbers), "Sending", progress) as bar:
-        for batch in plan.batches():
-            entry = done.get(batch)  # accepted in an earlier run?
-            state = "already sent"
-            if entry is None:
-                try:  # looks the batch up first when resuming: it may have gone out before a crash
-                    sent, state = bulk.find_or_send(
-                        client, batch, body, sender, fields, done.resuming
-                    )
-                except SmsApiError as error:
-                    raise bulk.interrupted(
-                        error, rows, batch.index, plan.total, done.path
-                    ) from error
-                entry = done.record(batch, sent["id"])
-            rows.append(bulk.result_row(entry, state))
-            bar.update(len(batch.numbers))
+    rows = bulk.send_all(client, plan, journal, progress)
     return frame(rows, bulk.BULK_COLUMNS)
 
 

@@ -1,27 +1,41 @@
-"""The plan and the journal of a bulk send, so that a rerun sends only what was not accepted.
+"""A bulk send: its batches, and the journal that lets a rerun send only what was not accepted.
 
-A bulk send is cut into batches. Each batch has a fingerprint (the job's message, sender,
-fields and this batch's recipients and parameters) and a ``client_reference`` made from it. The
-journal is a JSON-lines file with one line per accepted batch, written and flushed to disk as
-soon as the API accepts it; a rerun of the same call skips every batch in the journal.
+A bulk send is cut into batches. The journal is a JSON-lines file: a first line that names the
+job (a random ID, a fingerprint of the message and recipients, the service plan, when it
+started), then one line per batch the API accepted, written and flushed to disk as soon as it
+is accepted. Each batch's ``client_reference`` is made from the job ID and its number, so a
+rerun looks up every batch the journal does not list before sending it: a batch accepted just
+before a crash, with no journal line yet, is found instead of sent again. A new journal is a new
+job with new references, so sending the same message again on purpose is never mistaken for a
+resume. While a send runs, its journal is locked: a second process gets a clear error.
 """
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import hashlib
 import json
 import os
+import secrets
+import sys
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from .api_objects import frame
-from .errors import BulkSendInterrupted, SmsApiError
+from .errors import BulkSendInterrupted, JournalError, NotFoundError, SmsApiError
 from .parameters import ParameterIndex, chunks
+from .progress import Progress
 
 #: The columns of send_bulk's result, one row per batch.
 BULK_COLUMNS = ["batch", "recipients", "batch_id", "client_reference", "state"]
+#: The ``kind`` of a journal's first line.
+JOURNAL_KIND = "send_bulk journal"
+#: Lookups start this long before the job started, in case the clocks disagree.
+CLOCK_MARGIN = 300.0
 
 
 def fingerprint(*parts: Any) -> str:
@@ -35,20 +49,20 @@ def fingerprint(*parts: Any) -> str:
 
 @dataclass(frozen=True)
 class PlannedBatch:
-    """One batch of a bulk send: its place, recipients, slice of parameters and identity."""
+    """One batch of a bulk send: its place, recipients, slice of parameters and reference."""
 
     index: int
     numbers: list[str]
     parameters: dict[str, dict[str, str]] | None
-    fingerprint: str
     reference: str
 
 
 class BulkPlan:
     """How a bulk send is cut into batches; the same call always gives the same batches.
 
-    >>> [b.reference[-2:] for b in BulkPlan(["+1", "+2", "+3"], "Hi", None, None, 2, {}).batches()]
-    ['-1', '-2']
+    >>> plan = BulkPlan(["+1", "+2", "+3"], "Hi", None, None, 2, {})
+    >>> [b.reference for b in plan.batches("job1")]
+    ['bulk-job1-1', 'bulk-job1-2']
     """
 
     def __init__(
@@ -61,7 +75,9 @@ class BulkPlan:
         fields: Mapping[str, Any],
     ) -> None:
         self.numbers = list(numbers)
-        self.job = fingerprint(body, sender, self.numbers, dict(fields))[:12]
+        self.body, self.sender, self.fields = body, sender, dict(fields)
+        #: What makes two calls the same send (a journal belongs to exactly one).
+        self.content = fingerprint(body, sender, self.numbers, self.fields, parameters, batch_size)
         self._chunks = chunks(self.numbers, batch_size)
         self._parameters = ParameterIndex(parameters)
 
@@ -70,20 +86,14 @@ class BulkPlan:
         """How many batches there are."""
         return len(self._chunks)
 
-    def batches(self) -> Iterator[PlannedBatch]:
+    def batches(self, job: str) -> Iterator[PlannedBatch]:
         for index, chunk in enumerate(self._chunks, start=1):
-            sliced = self._parameters.slice(chunk)
-            yield PlannedBatch(
-                index=index,
-                numbers=chunk,
-                parameters=sliced,
-                fingerprint=fingerprint(self.job, index, chunk, sliced),
-                reference=f"bulk-{self.job}-{index}",
-            )
+            yield PlannedBatch(index, chunk, self._parameters.slice(chunk), f"bulk-{job}-{index}")
 
 
 class Journal:
-    """Accepted batches, by fingerprint, in a JSON-lines file (or nowhere when ``path`` is None).
+    """One job's accepted batches, by batch number, in a locked JSON-lines file (or in memory
+    only when ``path`` is None).
 
     >>> Journal(None).resuming
     False
@@ -91,44 +101,187 @@ class Journal:
 
     def __init__(self, path: str | os.PathLike[str] | None) -> None:
         self.path = Path(path) if path is not None else None
-        self._done = self._read(self.path) if self.path is not None else {}
-        #: True when an earlier run left entries: then a batch missing from the journal may
-        #: still have been accepted just before a crash, and must be looked up first.
-        self.resuming = bool(self._done)
+        self.header: dict[str, Any] = {}
+        self.done: dict[int, dict[str, Any]] = {}
+        #: True when an earlier run of this job left the journal: then every batch it does not
+        #: list may still have been accepted (just before a crash) and is looked up first.
+        self.resuming = False
+        self._handle: IO[str] | None = None
 
-    @staticmethod
-    def _read(path: Path) -> dict[str, dict[str, Any]]:
-        """Accepted batches by fingerprint; a torn last line (a crash mid-write) is ignored."""
-        done: dict[str, dict[str, Any]] = {}
-        if not path.exists():
-            return done
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                entry = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            done[entry["fingerprint"]] = entry
-        return done
+    @property
+    def job(self) -> str:
+        return str(self.header["job"])
 
-    def get(self, batch: PlannedBatch) -> dict[str, Any] | None:
-        """The journal's entry for this batch, if it was accepted in an earlier run."""
-        return self._done.get(batch.fingerprint)
+    @property
+    def since(self) -> float:
+        """When lookups by reference start: the job's start, less a margin."""
+        return float(self.header["started"]) - CLOCK_MARGIN
+
+    def open(self, plan: BulkPlan, plan_id: str, endpoint: str) -> None:
+        """Lock the file and read it, or start a new job in it; JournalError says what is wrong."""
+        if self.path is None:
+            self.header = new_header(plan, plan_id, endpoint)
+            return
+        self._handle = lock(self.path)
+        header, self.done = read_journal(self._handle, self.path)
+        if header is None:
+            self.header = new_header(plan, plan_id, endpoint)
+            self._write(self.header)
+            return
+        check_same_job(header, plan, plan_id, self.path)
+        self.header, self.resuming = header, True
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()  # closing the file releases the lock
+            self._handle = None
 
     def record(self, batch: PlannedBatch, batch_id: str) -> dict[str, Any]:
         """Write the accepted batch down, on disk before anything else happens."""
         entry = {
-            "fingerprint": batch.fingerprint,
             "batch": batch.index,
             "batch_id": batch_id,
             "recipients": len(batch.numbers),
             "client_reference": batch.reference,
         }
-        if self.path is not None:
-            with self.path.open("a", encoding="utf-8") as handle:
-                handle.write(json.dumps(entry) + "\n")
-                handle.flush()
-                os.fsync(handle.fileno())
+        self.done[batch.index] = entry
+        self._write(entry)
         return entry
+
+    def _write(self, line: Mapping[str, Any]) -> None:
+        if self._handle is not None:
+            self._handle.write(json.dumps(line) + "\n")
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+
+
+def new_header(plan: BulkPlan, plan_id: str, endpoint: str) -> dict[str, Any]:
+    """The first line of a new journal: a new job."""
+    return {
+        "kind": JOURNAL_KIND,
+        "job": secrets.token_hex(6),
+        "content": plan.content,
+        "plan": plan_id,
+        "endpoint": endpoint,
+        "started": time.time(),
+    }
+
+
+def lock(path: Path) -> IO[str]:
+    """The journal opened for reading and appending, locked against other processes."""
+    handle = path.open("a+", encoding="utf-8")
+    try:
+        if sys.platform == "win32":  # pragma: no cover - no Windows runner here
+            import msvcrt
+
+            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise JournalError(
+            f"Another send_bulk is using the journal {str(path)!r} right now (in another kernel "
+            "or process). Wait for it to finish and run this call again to check, or give this "
+            "send a journal file of its own."
+        ) from None
+    return handle
+
+
+def read_journal(
+    handle: IO[str], path: Path
+) -> tuple[dict[str, Any] | None, dict[int, dict[str, Any]]]:
+    """The header (None for a new, empty journal) and the accepted batches by number.
+
+    A last line without its newline was torn by a crash while it was written: it is cut off
+    (the batch it was recording is looked up by its reference instead). Any other line that is
+    not what send_bulk writes stops the send, naming the line.
+    """
+    handle.seek(0)
+    try:
+        text = handle.read()
+    except UnicodeDecodeError:
+        raise JournalError(damaged(path, 0, "the file is not text")) from None
+    lines = text.split("\n")
+    torn = lines.pop()  # "" when the file ends with a newline, as send_bulk leaves it
+    if torn:
+        handle.seek(0)
+        handle.truncate(len(text.encode("utf-8")) - len(torn.encode("utf-8")))
+    entries = [(number, line) for number, line in enumerate(lines, start=1) if line.strip()]
+    if not entries:
+        return None, {}
+    header = parse_line(entries[0][1])
+    if header is None or header.get("kind") != JOURNAL_KIND:
+        raise JournalError(damaged(path, entries[0][0], "it is not the start of a journal"))
+    done: dict[int, dict[str, Any]] = {}
+    for number, line in entries[1:]:
+        entry = parse_line(line)
+        if entry is None or not isinstance(entry.get("batch"), int) or "batch_id" not in entry:
+            raise JournalError(damaged(path, number, "it is not a batch that send_bulk recorded"))
+        done[entry["batch"]] = entry
+    return header, done
+
+
+def parse_line(line: str) -> dict[str, Any] | None:
+    with contextlib.suppress(ValueError):
+        value = json.loads(line)
+        return value if isinstance(value, dict) else None
+    return None
+
+
+def damaged(path: Path, line: int, problem: str) -> str:
+    where = f"line {line} of {str(path)!r}" if line else repr(str(path))
+    return (
+        f"The journal is damaged: {where} cannot be read ({problem}). Nothing was sent. Remove "
+        "that line and run again: a batch it recorded is looked up by its reference instead, so "
+        "nobody gets a message twice. If the file is not a journal at all, pass another path."
+    )
+
+
+def check_same_job(header: Mapping[str, Any], plan: BulkPlan, plan_id: str, path: Path) -> None:
+    """A JournalError when the journal records another send, or another plan's."""
+    started = when(header.get("started"))
+    if header.get("plan") != plan_id:
+        raise JournalError(
+            f"The journal {str(path)!r} belongs to service plan {header.get('plan')!r} (started "
+            f"{started}), not {plan_id!r}. Nothing was sent. Use a journal file per plan."
+        )
+    if header.get("content") != plan.content:
+        raise JournalError(
+            f"The journal {str(path)!r} records another send (started {started}): its message, "
+            "sender, recipients, parameters or batch size differ from this call. Nothing was "
+            "sent. To finish that send, repeat its call exactly; to start a new send, use a new "
+            "journal file (or delete this one once that send no longer matters)."
+        )
+
+
+def when(timestamp: Any) -> str:
+    """A Unix time as ``2026-11-27 19:25 UTC``."""
+    try:
+        moment = dt.datetime.fromtimestamp(float(timestamp), dt.UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return "at an unknown time"
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def check_server_has(client: Any, journal: Journal) -> None:
+    """A JournalError when the server no longer knows the journal's batches (a sandbox that was
+    reset, or an in-memory one whose kernel stopped): nothing of that job can be resumed."""
+    if not journal.done:
+        return
+    first = journal.done[min(journal.done)]
+    try:
+        client.get_batch(first["batch_id"])
+    except NotFoundError:
+        raise JournalError(
+            f"The batches recorded in {str(journal.path)!r} (the first is {first['batch_id']}, "
+            f"job started {when(journal.header.get('started'))}) are not on "
+            f"{client.credentials.endpoint}: the server it was written against was reset, or is "
+            "another one (an in-memory sandbox forgets everything when its kernel stops). "
+            f"Nothing was sent. That send cannot be resumed here: delete {str(journal.path)!r} "
+            "to send it again from the start."
+        ) from None
 
 
 def result_row(entry: Mapping[str, Any], state: str) -> dict[str, Any]:
@@ -144,29 +297,60 @@ def result_row(entry: Mapping[str, Any], state: str) -> dict[str, Any]:
     }
 
 
-def find_or_send(
-    client: Any,
-    batch: PlannedBatch,
-    body: str,
-    sender: str | None,
-    fields: Mapping[str, Any],
-    resuming: bool,
-) -> tuple[Any, str]:
+def find_or_send(client: Any, batch: PlannedBatch, plan: BulkPlan, journal: Journal) -> Any:
     """The accepted batch and ``"sent"``, or, when resuming and the API already has it (the
     last run crashed after the send but before the journal line), that batch and
     ``"already sent"``."""
-    found = client.find_sent(batch.reference) if resuming else None
+    found = client.find_sent(batch.reference, journal.since) if journal.resuming else None
     if found is not None:
         return found, "already sent"
     sent = client.send_batch(
         batch.numbers,
-        body,
-        sender,
+        plan.body,
+        plan.sender,
         parameters=batch.parameters,
         client_reference=batch.reference,
-        **fields,
+        **plan.fields,
     )
     return sent, "sent"
+
+
+def send_all(
+    client: Any, plan: BulkPlan, path: str | os.PathLike[str] | None, progress: bool
+) -> list[dict[str, Any]]:
+    """Send every batch of the plan that the journal does not list; one result row per batch."""
+    journal = Journal(path)
+    journal.open(plan, client.credentials.service_plan_id, client.credentials.endpoint)
+    try:
+        if journal.resuming:
+            check_server_has(client, journal)
+            print(
+                f"Resuming the send recorded in {str(journal.path)!r} (started "
+                f"{when(journal.header['started'])}): {len(journal.done)} of {plan.total} "
+                "batch(es) were accepted before. The others are looked up before they are sent."
+            )
+        return send_batches(client, plan, journal, progress)
+    finally:
+        journal.close()
+
+
+def send_batches(
+    client: Any, plan: BulkPlan, journal: Journal, progress: bool
+) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    with Progress(len(plan.numbers), "Sending", progress) as bar:
+        for batch in plan.batches(journal.job):
+            entry = journal.done.get(batch.index)
+            state = "already sent"
+            if entry is None:
+                try:
+                    sent, state = find_or_send(client, batch, plan, journal)
+                except SmsApiError as error:
+                    raise interrupted(error, rows, batch.index, plan.total, journal.path) from error
+                entry = journal.record(batch, sent["id"])
+            rows.append(result_row(entry, state))
+            bar.update(len(batch.numbers))
+    return rows
 
 
 def interrupted(

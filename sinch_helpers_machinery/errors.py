@@ -137,6 +137,14 @@ class BulkSendInterrupted(SmsApiError):
     sent: pd.DataFrame
 
 
+class JournalError(ValueError):
+    """A bulk send's journal cannot be used for this call (nothing was sent).
+
+    Example: ``send_bulk(..., journal="bulk.jsonl")`` while another process is sending with the
+    same journal, or with a journal that records a different message; the text says what to do.
+    """
+
+
 class RecipientsError(ValueError):
     """The recipients file or frame cannot be used as given.
 
@@ -172,8 +180,11 @@ def error_type(status: int) -> type[SmsApiError]:
     return ERROR_TYPES.get(status, ServerError if status >= 500 else SmsApiError)
 
 
-def hint_for(status: int, code: str | None, text: str, *, plan: str, where: str) -> str:
-    """What to do about an error answer; ``where`` is "region 'eu'" or "base URL ...".
+def hint_for(
+    status: int, code: str | None, text: str, *, plan: str, where: str, retries: int = 3
+) -> str:
+    """What to do about an error answer; ``where`` is "region 'eu'" or "base URL ...", and
+    ``retries`` how often the client may try a request again.
 
     >>> hint_for(404, "not_found", "", plan="p", where="region 'us'")[:20]
     'Check the ID in the '
@@ -189,16 +200,18 @@ def hint_for(status: int, code: str | None, text: str, *, plan: str, where: str)
             f"Check the ID in the URL. Batches, groups and inbounds are visible only to the "
             f"service plan that made them ('{plan}', {where})."
         )
+    tried = (
+        f"the client tried up to {retries} more time(s) where that was safe"
+        if retries
+        else "this client was made with retries=0, so it did not try again"
+    )
     if status == 429:
         return (
-            "Too many requests: the client waited and retried as the API asked. Send in "
-            "fewer, larger batches (send_bulk) or wait a moment and try again."
+            f"Too many requests: {tried}, waiting as the API asked. Send in fewer, larger "
+            "batches (send_bulk) or wait a moment and try again."
         )
     if status >= 500:
-        return (
-            "The service had a problem; idempotent requests were retried automatically. "
-            "Wait a little and try again."
-        )
+        return f"The service had a problem; {tried}. Wait a little and try again."
     if code in FORBIDDEN_HINTS:
         return FORBIDDEN_HINTS[code]
     if status in (400, 415):

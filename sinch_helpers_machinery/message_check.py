@@ -37,13 +37,17 @@ class MessageCheck(pd.DataFrame):
     def _constructor(self) -> type[pd.DataFrame]:
         return pd.DataFrame  # slices and copies are plain frames
 
+    # Advice is only useful whole: shown without the notebook's column width limit.
     def __repr__(self) -> str:
-        return self._ALL_CLEAR if self.empty else super().__repr__()
+        if self.empty:
+            return self._ALL_CLEAR
+        return self.to_string(max_colwidth=None)
 
     def _repr_html_(self) -> str | None:
         if self.empty:
             return f"<p>{self._ALL_CLEAR}</p>"
-        return super()._repr_html_()  # type: ignore[misc]  # pandas-stubs leave it out
+        with pd.option_context("display.max_colwidth", None):
+            return super()._repr_html_()  # type: ignore[misc]  # pandas-stubs leave it out
 
 
 def check(body: str, to: Sequence[str], parameters: Parameters | None) -> MessageCheck:

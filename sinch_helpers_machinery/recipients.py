@@ -102,3 +102,12 @@ def recipient_numbers(recipients: pd.DataFrame | pd.Series | Sequence[str]) -> l
     if isinstance(recipients, pd.Series):
         return recipients.dropna().astype(str).tolist()
     return [str(n) for n in recipients]
+
+
+def recipients_report(recipients: pd.DataFrame) -> pd.DataFrame:
+    """The rows that will not be sent and why; empty when every row is fine.
+
+    >>> recipients_report(load_recipients("../data/messy_recipients.csv"))  # doctest: +SKIP
+    """
+    bad = recipients.loc[~recipients["valid"]]
+    return bad.drop(columns=["e164", "valid"])

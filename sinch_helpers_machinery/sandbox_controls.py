@@ -13,6 +13,7 @@ import os
 import secrets
 import threading
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .api_objects import ApiObject, frame, wrap
@@ -32,20 +33,58 @@ _lock = threading.Lock()
 _embedded: dict[str, Any] = {}
 
 
-def embedded_sandbox() -> tuple[str, str, str]:
-    """Start the built-in sandbox once per Python process; returns its URL, plan and token."""
+def state_dir() -> Path:
+    """Where the embedded sandbox keeps its state: ``$XDG_STATE_HOME`` or ``~/.local/state``,
+    then ``sinch-sms-notebooks``. One per user, so a JupyterHub home keeps its own."""
+    base = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
+    return Path(base) / "sinch-sms-notebooks"
+
+
+def embedded_database() -> str:
+    """``SINCH_SANDBOX_DB`` if set (``:memory:`` keeps nothing), else the per-user file, so a
+    restarted kernel finds the batches, phones and replies of the last one."""
+    chosen = os.environ.get("SINCH_SANDBOX_DB")
+    if chosen:
+        return chosen
+    folder = state_dir()
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError:  # a read-only home: keep the state in memory instead
+        return ":memory:"
+    return str(folder / "sandbox.sqlite3")
+
+
+def embedded_token(database: str) -> str:
+    """The embedded plan's token: new for an in-memory sandbox; for a file, one token kept
+    beside it (readable by you only), so every kernel of yours can share that file."""
+    if database == ":memory:":
+        return secrets.token_hex(16)
+    path = Path(f"{database}.token")
+    try:
+        handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text(encoding="ascii").strip()
+    with os.fdopen(handle, "w", encoding="ascii") as file:
+        token = secrets.token_hex(16)
+        file.write(token)
+    return token
+
+
+def embedded_sandbox() -> tuple[str, str, str, str]:
+    """Start the built-in sandbox once per Python process; its URL, plan, token and database."""
     with _lock:
         if "sandbox" not in _embedded:
             import xms_sandbox  # only here: the sandbox never needs the helpers
 
-            token = secrets.token_hex(16)
-            db = os.environ.get("SINCH_SANDBOX_DB", ":memory:")
+            db = embedded_database()
+            token = embedded_token(db)
             # Quick lifecycle (5 ms to dispatch, 20 ms to a receipt) so notebooks wait briefly.
             running: xms_sandbox.Sandbox = xms_sandbox.start(
                 db=db, plans={EMBEDDED_PLAN: token}, timing=xms_sandbox.Timing(0.005, 0.02)
             )
-            _embedded.update(sandbox=running, token=token)
-        return _embedded["sandbox"].url, EMBEDDED_PLAN, _embedded["token"]
+            _embedded.update(sandbox=running, token=token, db=db)
+        url, token, db = _embedded["sandbox"].url, _embedded["token"], _embedded["db"]
+        return url, EMBEDDED_PLAN, token, db
 
 
 def shared_sandbox_plan(settings: Mapping[str, str]) -> tuple[str, str]:
@@ -60,9 +99,45 @@ def shared_sandbox_plan(settings: Mapping[str, str]) -> tuple[str, str]:
     return plan, token
 
 
+def serves_sandbox(base_url: str | None) -> bool:
+    """Whether credentials with this base URL reach an xms_sandbox rather than Sinch: such a
+    sandbox answers ``/sandbox/outcomes``, which the real API does not have. Sinch's regional
+    hosts (no base URL) are never asked.
+
+    >>> serves_sandbox(None)
+    False
+    """
+    if base_url is None:
+        return False
+    import requests
+
+    try:
+        answer = requests.get(f"{origin_of(base_url)}/sandbox/outcomes", timeout=5)
+    except requests.RequestException:
+        return False
+    kind = answer.headers.get("Content-Type", "")
+    return answer.status_code == 200 and kind.startswith("application/json")
+
+
+def reached_banner(origin: str, plan: str) -> str:
+    """What connect() says when credentials lead to a sandbox (a workshop's, say)."""
+    return (
+        f"Sandbox mode: the sandbox at {origin}/xms answers for plan {plan}. No message leaves "
+        f"that sandbox.\n{phones_line(origin, plan)}"
+    )
+
+
+def phones_line(origin: str, plan: str) -> str:
+    """Where to watch the virtual phones, in a browser tab or inside the notebook."""
+    return (
+        f"Phones: {origin}/sandbox/phones?plan_id={plan} in a browser tab, or "
+        "client.sandbox.show_phones([...]) in a cell."
+    )
+
+
 def choose_sandbox(settings: Mapping[str, str]) -> tuple[str, str, str, str]:
     """The sandbox to use without credentials: ``SINCH_SANDBOX_URL`` (a workshop's) if set,
-    else the embedded one. Returns its origin, the plan, the token and a line that says which.
+    else the embedded one. Returns its origin, the plan, the token and lines that say which.
     """
     shared = first_setting(settings, "SINCH_SANDBOX_URL")
     if shared:
@@ -70,13 +145,15 @@ def choose_sandbox(settings: Mapping[str, str]) -> tuple[str, str, str, str]:
         origin = origin_of(shared)
         banner = (
             f"Sandbox mode: the shared sandbox at {origin}/xms (plan {plan}). No message leaves "
-            "that sandbox."
+            f"that sandbox.\n{phones_line(origin, plan)}"
         )
         return origin, plan, token, banner
-    origin, plan, token = embedded_sandbox()
+    origin, plan, token, db = embedded_sandbox()
+    kept = "in memory, until the kernel stops" if db == ":memory:" else db
     banner = (
         "Sandbox mode: no Sinch credentials found, so the built-in offline sandbox is answering. "
-        "No message leaves this machine."
+        f"No message leaves this machine.\n{phones_line(origin, plan)}\n"
+        f"The sandbox keeps its batches and phones {'' if db == ':memory:' else 'in '}{kept}."
     )
     return origin, plan, token, banner
 

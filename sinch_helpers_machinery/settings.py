@@ -55,6 +55,26 @@ def first_setting(settings: Mapping[str, str | None], *names: str) -> str | None
     return None
 
 
+def credential_fields(settings: Mapping[str, str]) -> tuple[str, str, str, str | None] | None:
+    """The service plan ID, token, region and base URL the settings hold, or None when they
+    hold none. Half a configuration (a plan ID without a token, say) is an error.
+
+    >>> credential_fields({"SINCH_SERVICE_PLAN_ID": "p", "SINCH_API_TOKEN": "t"})
+    ('p', 't', 'us', None)
+    """
+    plan = first_setting(settings, "SINCH_SERVICE_PLAN_ID")
+    token = first_setting(settings, "SINCH_API_TOKEN", "SINCH_SMS_API_TOKEN")
+    if plan is None and token is None:
+        return None
+    if plan is None or token is None:
+        missing = "SINCH_SERVICE_PLAN_ID" if plan is None else "SINCH_API_TOKEN"
+        raise CredentialsError(
+            f"{missing} is not set, but the rest of the credentials are.", hint=ENV_HINT
+        )
+    region = first_setting(settings, "SINCH_REGION", "SINCH_SMS_REGION") or "us"
+    return plan, token, region, first_setting(settings, "SINCH_BASE_URL")
+
+
 def checked_credentials(
     plan: str, token: str, region: str | None, base_url: str | None
 ) -> tuple[str, str, str, str | None]:

@@ -229,7 +229,8 @@ class XmsTransport:
 
     def hint(self, status: int, code: str | None, text: str) -> str:
         """What to do about an error answer, for this plan and where it lives."""
-        return hint_for(status, code, text, plan=self.credentials.service_plan_id, where=self.where)
+        plan = self.credentials.service_plan_id
+        return hint_for(status, code, text, plan=plan, where=self.where, retries=self.retries)
 
 
 def send_exactly_once(transport: XmsTransport, payload: dict[str, Any]) -> ApiObject:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import secrets
 import socket
 from collections.abc import Iterator
@@ -12,6 +13,10 @@ import pytest
 import requests
 
 import xms_sandbox
+
+# The embedded sandbox keeps a per-user database by default; tests (and the notebook kernels
+# they start, which inherit this) keep theirs in memory unless a test says otherwise.
+os.environ["SINCH_SANDBOX_DB"] = ":memory:"
 
 _plan_numbers = itertools.count(1)
 
@@ -132,7 +137,7 @@ def clean_env(monkeypatch, tmp_path):
     import os
 
     for name in list(os.environ):
-        if name.startswith("SINCH_"):
+        if name.startswith("SINCH_") and name != "SINCH_SANDBOX_DB":
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
     return tmp_path

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+
 import pandas as pd
 import pytest
 import requests
 
 import sinch_helpers as sh
+import xms_sandbox
+from sinch_helpers_machinery.bulk import BulkPlan, Journal
 from sinch_helpers_machinery.progress import PROGRESS_AFTER
 
 NUMBERS = [f"+4477009{i:05d}" for i in range(2500)]
@@ -69,11 +73,88 @@ def test_a_batch_accepted_but_not_journaled_is_not_sent_again(client, plan, tmp_
     assert plan.batch_count() == 3
 
 
-def test_a_changed_message_is_a_new_job(client, plan, tmp_path):
+def test_a_journal_belongs_to_one_send(client, plan, tmp_path):
     journal = tmp_path / "bulk.jsonl"
     sh.send_bulk(client, NUMBERS[:10], "One", "Co", journal=journal, progress=False)
-    sh.send_bulk(client, NUMBERS[:10], "Two", "Co", journal=journal, progress=False)
+    with pytest.raises(sh.JournalError, match="records another send"):
+        sh.send_bulk(client, NUMBERS[:10], "Two", "Co", journal=journal, progress=False)
+    assert plan.batch_count() == 1
+
+
+def test_a_new_journal_is_a_new_send_even_with_the_same_message(client, plan, tmp_path):
+    """Sending the same message again on purpose is never mistaken for a resume."""
+    for name in ("first.jsonl", "second.jsonl"):
+        result = sh.send_bulk(
+            client, NUMBERS[:10], "Same", "Co", journal=tmp_path / name, progress=False
+        )
+        assert result["state"].tolist() == ["sent"]
     assert plan.batch_count() == 2
+
+
+def test_a_batch_sent_before_its_first_journal_line_is_found(client, plan, tmp_path):
+    """A crash after the first batch was accepted but before anything was journaled."""
+    journal = tmp_path / "bulk.jsonl"
+    send = functools.partial(sh.send_bulk, client, NUMBERS[:20], "Hi", "Co", batch_size=10)
+    send(journal=journal, progress=False)
+    header = journal.read_text().splitlines()[0]
+    journal.write_text(header + "\n")
+    again = send(journal=journal, progress=False)
+    assert again["state"].tolist() == ["already sent"] * 2
+    assert plan.batch_count() == 2
+
+
+def test_a_journal_in_use_is_refused(client, plan, tmp_path):
+    journal = tmp_path / "bulk.jsonl"
+    holder = Journal(journal)
+    holder.open(BulkPlan(NUMBERS[:1], "Hi", "Co", None, 10, {}), plan.plan_id, "x")
+    try:
+        with pytest.raises(sh.JournalError, match="Another send_bulk is using"):
+            sh.send_bulk(client, NUMBERS[:1], "Hi", "Co", journal=journal, progress=False)
+    finally:
+        holder.close()
+    assert plan.batch_count() == 0
+
+
+@pytest.mark.parametrize("bad_line", ["1", "{}", '{"batch": "one"}', "not json"])
+def test_a_damaged_line_is_named_and_nothing_is_sent(client, plan, tmp_path, bad_line):
+    journal = tmp_path / "bulk.jsonl"
+    send = functools.partial(sh.send_bulk, client, NUMBERS[:20], "Hi", "Co", batch_size=10)
+    send(journal=journal, progress=False)
+    lines = journal.read_text().splitlines()
+    journal.write_text("\n".join([lines[0], bad_line, *lines[1:]]) + "\n")
+    with pytest.raises(sh.JournalError, match="line 2 of"):
+        send(journal=journal, progress=False)
+    assert plan.batch_count() == 2
+
+
+def test_a_binary_file_is_not_a_journal(client, plan, tmp_path):
+    journal = tmp_path / "bulk.jsonl"
+    journal.write_bytes(b"\xff\xfe\x00binary\n")
+    with pytest.raises(sh.JournalError, match="not text"):
+        sh.send_bulk(client, NUMBERS[:10], "Hi", "Co", journal=journal, progress=False)
+    assert plan.batch_count() == 0
+
+
+def test_a_journal_from_a_server_that_forgot_says_so(tmp_path):
+    """The embedded sandbox kept in memory forgets everything when its kernel stops."""
+    journal = tmp_path / "bulk.jsonl"
+    with xms_sandbox.start(plans={"plan-x": "token-x"}) as first:
+        gone = sh.SmsClient(sh.Credentials("plan-x", "token-x", base_url=first.url), sandbox=True)
+        sh.send_bulk(gone, NUMBERS[:10], "Hi", "Co", journal=journal, progress=False)
+    with xms_sandbox.start(plans={"plan-x": "token-x"}) as second:
+        fresh = sh.SmsClient(sh.Credentials("plan-x", "token-x", base_url=second.url), sandbox=True)
+        with pytest.raises(sh.JournalError, match="are not on") as error:
+            sh.send_bulk(fresh, NUMBERS[:10], "Hi", "Co", journal=journal, progress=False)
+        assert "delete" in str(error.value)
+        assert second.backend.batches.count("plan-x") == 0
+
+
+def test_resuming_says_so(client, tmp_path, capsys):
+    journal = tmp_path / "bulk.jsonl"
+    sh.send_bulk(client, NUMBERS[:10], "Hi", "Co", journal=journal, progress=False)
+    assert "Resuming" not in capsys.readouterr().out
+    sh.send_bulk(client, NUMBERS[:10], "Hi", "Co", journal=journal, progress=False)
+    assert "1 of 1 batch(es) were accepted before" in capsys.readouterr().out
 
 
 def test_batch_size_is_checked(client):

@@ -246,7 +246,7 @@ def test_a_server_that_is_not_the_api_gets_a_clear_error(sandbox):
     credentials = sh.Credentials("p", "t" * 16, base_url=sandbox.url)
     client = sh.SmsClient(credentials, retries=0, sandbox=True)
     with pytest.raises(sh.SmsApiError) as error:
-        client.transport.request("GET", "/../../../sandbox/phones")
+        client.transport.request("GET", "/../../../sandbox/phones/447700900001")
     assert "not JSON" in str(error.value)
     assert "SINCH_BASE_URL" in error.value.hint
 

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
 
 import sinch_helpers as sh
 import xms_sandbox
+from sinch_helpers_machinery.live_safety import SendingRules
+
+DATA = Path(__file__).resolve().parent.parent / "data"
 
 TOKEN = "0123456789abcdef0123456789abcdef"
 
@@ -94,28 +98,106 @@ def test_connect_to_a_shared_sandbox(monkeypatch, capsys):
         assert sh.connect().send_batch(["+447700900002"], "again", "Co")  # same token again
 
 
+@pytest.fixture
+def live_server():
+    """A server that holds a plan's token and, like Sinch, has no /sandbox/ routes."""
+    with xms_sandbox.start(plans={"live-plan": TOKEN}, controls=False) as server:
+        yield server
+
+
+def live_settings(monkeypatch, server, **extra):
+    monkeypatch.setenv("SINCH_SERVICE_PLAN_ID", "live-plan")
+    monkeypatch.setenv("SINCH_API_TOKEN", TOKEN)
+    monkeypatch.setenv("SINCH_BASE_URL", server.xms_url)
+    for name, value in extra.items():
+        monkeypatch.setenv(name, value)
+
+
 @pytest.mark.usefixtures("clean_env")
-def test_connect_with_credentials_is_live_mode(monkeypatch, plan, capsys):
-    monkeypatch.setenv("SINCH_SERVICE_PLAN_ID", plan.plan_id)
-    monkeypatch.setenv("SINCH_API_TOKEN", plan.token)
-    monkeypatch.setenv("SINCH_BASE_URL", plan.endpoint)
+def test_connect_with_credentials_numbers_and_sender_is_live_mode(monkeypatch, live_server, capsys):
+    live_settings(
+        monkeypatch,
+        live_server,
+        SINCH_TEST_NUMBERS="+46701234567, +46701234568",
+        SINCH_FROM="+46700000000",
+    )
     client = sh.connect()
     out = capsys.readouterr().out
     assert client.mode == "live"
     assert "Live mode" in out
-    assert plan.token not in out
+    assert TOKEN not in out
     with pytest.raises(sh.ValidationError, match="fictional"):
         client.send_batch(["+44 7700 900123"], "hi", "Co")
-    assert plan.batch_count() == 0
-    assert sh.my_numbers(client, ["+447700900001"]) == []
-    monkeypatch.setenv("SINCH_TEST_NUMBERS", "+46701234567, +46701234568")
+    assert live_server.backend.batches.count("live-plan") == 0
+    assert sh.my_numbers(client, ["+447700900001"]) == ["+46701234567", "+46701234568"]
+    assert sh.my_sender(client) == "+46700000000"
+    monkeypatch.setenv("SINCH_TEST_NUMBERS", "+46709999999")  # decided at connect(), not later
     assert sh.my_numbers(client, ["+447700900001"]) == ["+46701234567", "+46701234568"]
 
 
-def test_ready_to_send_explains_when_nobody_is_configured(capsys):
-    assert sh.ready_to_send(None, []) is False
-    assert "SINCH_TEST_NUMBERS" in capsys.readouterr().out
-    assert sh.ready_to_send(None, ["+46701234567"]) is True
+@pytest.mark.usefixtures("clean_env")
+def test_my_people_puts_your_numbers_in_the_sample_rows(monkeypatch, live_server):
+    live_settings(
+        monkeypatch, live_server, SINCH_TEST_NUMBERS="+46701234567", SINCH_FROM="+46700000000"
+    )
+    client = sh.connect()
+    people = sh.my_people(client, sh.load_recipients(DATA / "recipients.csv"))
+    assert people[["name", "e164"]].to_dict("records") == [
+        {"name": "Amélie", "e164": "+46701234567"}
+    ]
+    parameters = sh.parameters_from_frame(people, ["name"])
+    assert parameters == {"name": {"+46701234567": "Amélie"}}
+
+
+@pytest.mark.parametrize(
+    ("extra", "missing"),
+    [
+        ({}, "SINCH_TEST_NUMBERS and SINCH_FROM are not set"),
+        ({"SINCH_TEST_NUMBERS": "+46701234567"}, "SINCH_FROM is not set"),
+        ({"SINCH_FROM": "+46700000000"}, "SINCH_TEST_NUMBERS is not set"),
+    ],
+)
+@pytest.mark.usefixtures("clean_env")
+def test_live_mode_with_nobody_to_text_says_so_and_uses_the_sandbox(
+    monkeypatch, live_server, capsys, extra, missing
+):
+    live_settings(monkeypatch, live_server, **extra)
+    client = sh.connect()
+    out = capsys.readouterr().out
+    assert missing in out
+    assert "Sandbox mode" in out
+    assert client.sandbox is not None
+    client.send_batch(sh.my_numbers(client, ["+447700900001"]), "hi", sh.my_sender(client))
+    assert live_server.backend.batches.count("live-plan") == 0
+
+
+@pytest.mark.usefixtures("clean_env")
+def test_credentials_that_lead_to_a_sandbox_mean_sandbox_mode(plan, capsys):
+    credentials = sh.Credentials(plan.plan_id, plan.token, base_url=plan.endpoint)
+    client = sh.connect(credentials)
+    out = capsys.readouterr().out
+    assert "Sandbox mode: the sandbox at" in out
+    assert "Live mode" not in out
+    assert client.sandbox is not None
+    assert client.credentials.service_plan_id == plan.plan_id
+
+
+def test_a_client_made_by_hand_in_live_mode_refuses_to_guess_who_to_text(live_server):
+    client = sh.SmsClient(
+        sh.Credentials("live-plan", TOKEN, base_url=live_server.url),
+        rules=SendingRules(live=True),
+    )
+    with pytest.raises(sh.ValidationError, match="SINCH_TEST_NUMBERS"):
+        sh.my_numbers(client, ["+447700900001"])
+
+
+def test_with_options_keeps_the_plan_and_mode(client):
+    impatient = client.with_options(timeout=0.2, retries=0)
+    assert impatient.transport.timeout == 0.2
+    assert impatient.transport.retries == 0
+    assert impatient.credentials == client.credentials
+    assert impatient.rules == client.rules
+    assert (impatient.sandbox is None) == (client.sandbox is None)
 
 
 def test_form_checks_credentials_and_forgets_the_token(plan):
