@@ -35,7 +35,7 @@ test: bytecode
 	$(BIN)/mypy
 	$(BIN)/python -m pytest tests/
 	$(BIN)/python -m pytest --doctest-modules sinch_helpers.py sinch_helpers_machinery  # docstrings' examples
-	$(BIN)/python -m pytest --nbval --nbval-current-env \
+	SINCH_SANDBOX_DB=:memory: $(BIN)/python -m pytest --nbval --nbval-current-env \
 		--nbval-sanitize-with tests/nbval_sanitize.cfg \
 		--nbval-kernel-startup-timeout 120 -p no:cacheprovider notebooks/
 

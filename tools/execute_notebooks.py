@@ -1,8 +1,8 @@
 """Re-execute every notebook in sandbox mode and store the outputs (what nbval compares).
 
 Run ``make notebooks`` after editing a notebook. SINCH_* variables are removed first so that the
-stored outputs always come from the sandbox, never from a live account; saved widget state and
-execution timings are dropped so the files stay small, stable and free of secrets.
+stored outputs always come from a fresh in-memory sandbox, never from a live account; saved
+widget state and execution timings are dropped so the files stay small, stable and secret-free.
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ def execute(path: Path) -> None:
 def main(names: list[str]) -> None:
     for name in [n for n in list(os.environ) if n.startswith("SINCH_")]:
         del os.environ[name]
+    # A fresh, in-memory sandbox: stored outputs never depend on what an earlier run left.
+    os.environ["SINCH_SANDBOX_DB"] = ":memory:"
     paths = [NOTEBOOKS / n for n in names] if names else sorted(NOTEBOOKS.glob("*.ipynb"))
     for path in paths:
         print(f"executing {path.name}")

@@ -1,5 +1,3 @@
-import sinch_helpers as sh
-
 canada = sh.Credentials("my-canadian-plan", "an-invented-token-for-practice", region="ca")
 print(canada.endpoint)
 # A .env file that does not exist adds nothing: you get what the environment holds (None here).

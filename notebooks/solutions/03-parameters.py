@@ -1,10 +1,7 @@
-import sinch_helpers as sh
-
-client = sh.connect()
-people = sh.load_recipients("../data/recipients.csv")
-parameters = sh.parameters_from_frame(
+# Uses the notebook's `client`, `people` and `sender`; new names, so later cells are unaffected.
+name_and_city = sh.parameters_from_frame(
     people, ["name", "city"], defaults={"name": "friend", "city": "your town"}
 )
-body = "Hi ${name}, greetings from ${city}!"
-print(sh.check_message(body, people["e164"].dropna().tolist(), parameters))
-sh.preview(client, body, people, parameters, sh.my_sender(client))
+greeting = "Hi ${name}, greetings from ${city}!"
+display(sh.check_message(greeting, people["e164"].dropna().tolist(), name_and_city))
+sh.preview(client, greeting, people, name_and_city, sender)

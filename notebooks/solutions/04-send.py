@@ -1,12 +1,11 @@
-import sinch_helpers as sh
-
-client = sh.connect()
-people = sh.load_recipients("../data/recipients.csv").head(3)
-parameters = sh.parameters_from_frame(people, ["name"], defaults={"name": "friend"})
-to = sh.my_numbers(client, people["e164"].dropna().tolist())
-if sh.ready_to_send(client, to):
-    batch = client.send_batch(
-        to, "Your table is ready, ${name}!", sh.my_sender(client), parameters=parameters
-    )
-    sh.wait_for_delivery(client, batch.id, timeout=60)
-    print(sh.plot_delivery(client.delivery_report(batch.id, type="full")))
+# Uses the notebook's `client`, `people` and `sender`.
+first_three = people.head(3)
+table_parameters = sh.parameters_from_frame(first_three, ["name"], defaults={"name": "friend"})
+table_batch = client.send_batch(
+    first_three["e164"].dropna().tolist(),
+    "Your table is ready, ${name}!",
+    sender,
+    parameters=table_parameters,
+)
+sh.wait_for_delivery(client, table_batch.id, timeout=60)
+sh.plot_delivery(client.delivery_report(table_batch.id, type="full"), title="Tables ready")

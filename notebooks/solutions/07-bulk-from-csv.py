@@ -1,24 +1,17 @@
-from pathlib import Path
-
-import sinch_helpers as sh
-
-client = sh.connect()
-people = sh.load_recipients("../data/workshop_recipients.csv").head(250)
-parameters = sh.parameters_from_frame(people, ["name"], defaults={"name": "friend"})
-to = sh.my_numbers(client, people["e164"].dropna().tolist())
-journal = Path("exercise.journal.jsonl")
-journal.unlink(missing_ok=True)
-if sh.ready_to_send(client, to):
-    for attempt in ("first", "second"):
-        result = sh.send_bulk(
-            client,
-            to,
-            "See you soon, ${name}!",
-            sh.my_sender(client),
-            parameters,
-            batch_size=50,
-            journal=journal,
-            progress=False,
-        )
-        print(attempt, result["state"].unique().tolist())
-journal.unlink(missing_ok=True)
+# Uses the notebook's `client`, `people` and `sender` (and `Path`, imported at the top).
+first_250 = people.head(250)
+see_you = sh.parameters_from_frame(first_250, ["name"], defaults={"name": "friend"})
+exercise_journal = Path("exercise.journal.jsonl")
+for attempt in ("first", "second"):
+    outcome = sh.send_bulk(
+        client,
+        first_250,
+        "See you soon, ${name}!",
+        sender,
+        see_you,
+        batch_size=50,
+        journal=exercise_journal,
+        progress=False,
+    )
+    print(attempt, "run:", outcome["state"].unique().tolist())
+exercise_journal.unlink()  # done: the next run is a new send
