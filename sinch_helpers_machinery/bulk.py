@@ -32,8 +32,9 @@ from .progress import Progress
 
 #: The columns of send_bulk's result, one row per batch.
 BULK_COLUMNS = ["batch", "recipients", "batch_id", "client_reference", "state"]
-#: The ``kind`` of a journal's first line.
+#: The ``kind`` of a journal's first line, which starts every journal.
 JOURNAL_KIND = "send_bulk journal"
+HEADER_START = json.dumps({"kind": JOURNAL_KIND})[:-1]
 #: Lookups start this long before the job started, in case the clocks disagree.
 CLOCK_MARGIN = 300.0
 
@@ -195,8 +196,9 @@ def read_journal(
     """The header (None for a new, empty journal) and the accepted batches by number.
 
     A last line without its newline was torn by a crash while it was written: it is cut off
-    (the batch it was recording is looked up by its reference instead). Any other line that is
-    not what send_bulk writes stops the send, naming the line.
+    (a batch it was recording is looked up by its reference instead; a torn header means nothing
+    was sent yet). A file that is not a journal is never changed. Any other line that is not what
+    send_bulk writes stops the send, naming the line.
     """
     handle.seek(0)
     try:
@@ -205,22 +207,34 @@ def read_journal(
         raise JournalError(damaged(path, 0, "the file is not text")) from None
     lines = text.split("\n")
     torn = lines.pop()  # "" when the file ends with a newline, as send_bulk leaves it
-    if torn:
-        handle.seek(0)
-        handle.truncate(len(text.encode("utf-8")) - len(torn.encode("utf-8")))
     entries = [(number, line) for number, line in enumerate(lines, start=1) if line.strip()]
-    if not entries:
+    if not entries and torn.startswith(HEADER_START):
+        cut(handle, text, torn)  # the header was being written when the process died
         return None, {}
-    header = parse_line(entries[0][1])
+    if not entries and not torn.strip():
+        return None, {}
+    header = parse_line(entries[0][1]) if entries else None
     if header is None or header.get("kind") != JOURNAL_KIND:
-        raise JournalError(damaged(path, entries[0][0], "it is not the start of a journal"))
+        raise JournalError(
+            f"{str(path)!r} does not start like a send_bulk journal, so it is another file or a "
+            "journal from an older version. Nothing was sent and the file was not changed. Pass "
+            "another path, or delete the file if no unfinished send depends on it."
+        )
     done: dict[int, dict[str, Any]] = {}
     for number, line in entries[1:]:
         entry = parse_line(line)
         if entry is None or not isinstance(entry.get("batch"), int) or "batch_id" not in entry:
             raise JournalError(damaged(path, number, "it is not a batch that send_bulk recorded"))
         done[entry["batch"]] = entry
+    if torn:
+        cut(handle, text, torn)
     return header, done
+
+
+def cut(handle: IO[str], text: str, torn: str) -> None:
+    """Remove the torn last line, so that the next line appended starts on a line of its own."""
+    handle.seek(0)
+    handle.truncate(len(text.encode("utf-8")) - len(torn.encode("utf-8")))
 
 
 def parse_line(line: str) -> dict[str, Any] | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 
 import pandas as pd
 import pytest
@@ -125,6 +126,27 @@ def test_a_damaged_line_is_named_and_nothing_is_sent(client, plan, tmp_path, bad
     with pytest.raises(sh.JournalError, match="line 2 of"):
         send(journal=journal, progress=False)
     assert plan.batch_count() == 2
+
+
+@pytest.mark.parametrize("text", ['{"fingerprint": "from an older version"}\n', "my notes"])
+def test_a_file_that_is_not_a_journal_is_left_alone(client, plan, tmp_path, text):
+    journal = tmp_path / "notes.txt"
+    journal.write_text(text)
+    with pytest.raises(sh.JournalError, match="does not start like a send_bulk journal"):
+        sh.send_bulk(client, NUMBERS[:10], "Hi", "Co", journal=journal, progress=False)
+    assert journal.read_text() == text
+    assert plan.batch_count() == 0
+
+
+def test_a_header_torn_mid_write_starts_the_send_afresh(client, plan, tmp_path):
+    journal = tmp_path / "bulk.jsonl"
+    journal.write_text('{"kind": "send_bulk journal", "job": "12')
+    result = sh.send_bulk(client, NUMBERS[:10], "Hi", "Co", journal=journal, progress=False)
+    assert result["state"].tolist() == ["sent"]
+    assert [json.loads(line)["kind"] for line in journal.read_text().splitlines()[:1]] == [
+        "send_bulk journal"
+    ]
+    assert plan.batch_count() == 1
 
 
 def test_a_binary_file_is_not_a_journal(client, plan, tmp_path):
