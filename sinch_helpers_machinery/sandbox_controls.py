@@ -215,8 +215,8 @@ class SandboxControls:
         self._request("POST", "/faults", json={"kind": kind, "plan_id": self.plan_id, **options})
 
     def clear_faults(self) -> None:
-        """Forget every fault still waiting to happen."""
-        self._request("DELETE", "/faults")
+        """Forget every fault still waiting to happen for this plan (other plans keep theirs)."""
+        self._request("DELETE", "/faults", params={"plan_id": self.plan_id})
 
     def reply_from(self, number: str, body: str) -> ApiObject:
         """Make a phone answer the last message it got: the answer becomes an inbound."""

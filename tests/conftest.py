@@ -86,8 +86,7 @@ def sandbox():
         yield running
 
 
-@pytest.fixture
-def plan(sandbox) -> Iterator[PlanApi]:
+def new_plan(sandbox: xms_sandbox.Sandbox) -> Iterator[PlanApi]:
     plan_id = f"plan{next(_plan_numbers)}"
     token = secrets.token_hex(16)
     sandbox.backend.plans.add(plan_id, token)
@@ -95,6 +94,17 @@ def plan(sandbox) -> Iterator[PlanApi]:
     session.headers["Authorization"] = f"Bearer {token}"
     yield PlanApi(sandbox, plan_id, token, session)
     session.close()
+
+
+@pytest.fixture
+def plan(sandbox) -> Iterator[PlanApi]:
+    yield from new_plan(sandbox)
+
+
+@pytest.fixture
+def other_plan(sandbox) -> Iterator[PlanApi]:
+    """A second learner's plan on the same sandbox."""
+    yield from new_plan(sandbox)
 
 
 @pytest.fixture

@@ -62,6 +62,16 @@ def test_faults_are_listed_and_cleared(plan, sandbox):
     assert plan.get("/batches").status_code == 200
 
 
+def test_clearing_one_plans_faults_leaves_the_others(sandbox, plan, other_plan):
+    plan.fault(kind="status", status=500, count=5)
+    other_plan.fault(kind="status", status=503, count=5)
+    url = f"{sandbox.url}/sandbox/faults"
+    requests.delete(url, params={"plan_id": plan.plan_id}, timeout=5)
+    assert plan.get("/batches").status_code == 200
+    assert other_plan.get("/batches").status_code == 503
+    requests.delete(url, params={"plan_id": other_plan.plan_id}, timeout=5)
+
+
 def test_bad_fault_requests_are_400(sandbox):
     bad = (
         {"kind": "explode"},

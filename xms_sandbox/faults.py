@@ -68,9 +68,13 @@ class FaultBox:
             self._faults.append(fault)
         return fault
 
-    def clear(self) -> None:
+    def clear(self, plan_id: str | None = None) -> None:
+        """Forget the faults aimed at ``plan_id`` (or every fault, when it is None)."""
         with self._lock:
-            self._faults.clear()
+            if plan_id is None:
+                self._faults.clear()
+            else:
+                self._faults = [f for f in self._faults if f.plan_id != plan_id]
 
     def pending(self) -> list[Fault]:
         with self._lock:

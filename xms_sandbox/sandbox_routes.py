@@ -125,7 +125,8 @@ def add_fault() -> tuple[Response, int]:
 
 @sandbox.delete("/faults")
 def clear_faults() -> Response:
-    faults().clear()
+    """Every fault, or with ``?plan_id=`` only those aimed at that plan."""
+    faults().clear(request.args.get("plan_id"))
     return jsonify([])
 
 
