@@ -12,6 +12,9 @@ every kernel gets an explicit environment: all ``SINCH_*`` variables removed, th
   must receive only what live mode may send.
 - **restart**: notebook 07 interrupted by its fault, the kernel killed (as a crash would), then
   the whole notebook in a new kernel on the same sandbox database: every recipient exactly once.
+- **one kernel**: every notebook run top to bottom twice in the same kernel, on the embedded
+  sandbox with its state in a file (what a learner's laptop has): the second pass must tell the
+  same story as the first.
 
 The worlds the selected tests need start together when the first of them is asked for, each in
 threads of its own (its own servers, folders and kernels), so the file takes about as long as
@@ -23,6 +26,7 @@ from __future__ import annotations
 import concurrent.futures
 import configparser
 import contextlib
+import copy
 import csv
 import difflib
 import json
@@ -447,11 +451,45 @@ def run_restart_world(root: Path) -> World:
     return World([crashed, resumed], facts)
 
 
+def run_one_kernel_world(root: Path) -> World:
+    """Every notebook run top to bottom twice over in the same kernel (Run All, then Run All
+    again), on the embedded sandbox keeping its state in a file, as a learner's laptop does: the
+    next notebook's kernel finds what the earlier ones left. Each run is split into its two
+    passes afterwards, so that they can be compared like two runs."""
+    env = kernel_env(SINCH_SANDBOX_DB=str(root / "sandbox.sqlite3"))
+    folder = learner_home(root, "one-kernel") / "notebooks"
+    passes = []
+    for name in NOTEBOOK_NAMES:
+        cells = nbformat.read(folder / name, as_version=4).cells
+        code = [cell for cell in cells if cell.cell_type == "code"]
+        twice = folder / f"twice-{name}"  # beside the original: it reads ../data as it does
+        again = copy.deepcopy(code)
+        for cell in again:
+            cell.id = secrets.token_hex(4)  # cell IDs are unique within a notebook
+        nbformat.write(nbformat.v4.new_notebook(cells=code + again), twice)
+        done = execute(twice, env, Execution("one-kernel", "learner", 1, folder / name))
+        ran = done.notebook.cells if done.notebook else []
+        for run, half in ((1, ran[: len(code)]), (2, ran[len(code) :])):
+            passes.append(
+                Execution(
+                    "one-kernel",
+                    "learner",
+                    run,
+                    folder / name,
+                    notebook=nbformat.v4.new_notebook(cells=half),
+                    crash=done.crash,
+                    part=f"pass {run} in one kernel",
+                )
+            )
+    return World(passes)
+
+
 # Each world's fixture name and what builds it.
 WORLDS: dict[str, Callable[[Path], Any]] = {
     "shared_world": run_shared_world,
     "live_world": run_live_world,
     "restart_world": run_restart_world,
+    "one_kernel_world": run_one_kernel_world,
 }
 
 
@@ -476,6 +514,11 @@ def shared_world(matrix) -> World:
 @pytest.fixture(scope="module")
 def live_world(matrix) -> dict[str, World]:
     return matrix["live_world"].result()
+
+
+@pytest.fixture(scope="module")
+def one_kernel_world(matrix) -> World:
+    return matrix["one_kernel_world"].result()
 
 
 @pytest.fixture(scope="module")
@@ -591,3 +634,21 @@ def test_bulk_send_resumes_after_a_kernel_restart(restart_world):
         + ", ".join(f"{n} in {count} batches" for count, n in sorted(by_count.items()))
         + f" (for example +{next(iter(wrong))})"
     )
+
+
+# ================================================================ (d) the same kernel, twice over
+
+
+def test_one_kernel_every_notebook_runs_twice_over(one_kernel_world):
+    """Run All twice in one kernel, for every notebook: no cell fails, nothing shows a token."""
+    assert_nothing(problems_of(one_kernel_world.executions), "failing cells")
+    assert_nothing(leaks(one_kernel_world.executions, set()), "leaks")
+
+
+def test_one_kernel_second_pass_tells_the_same_story(one_kernel_world):
+    """The second Run All in the same kernel shows what the first showed, once masked."""
+    passes = {(e.run, e.path.name): e for e in one_kernel_world.executions}
+    found = []
+    for name in NOTEBOOK_NAMES:
+        found += story_differences(passes[1, name], passes[2, name])
+    assert_nothing(found, "cells whose second pass differs")
