@@ -253,8 +253,10 @@ class SmsClient:
             credentials, timeout=timeout, retries=retries, backoff=backoff, user_agent=USER_AGENT
         )
         self.sandbox: SandboxControls | None = SandboxControls(self.transport) if sandbox else None
-        live = SendingRules.from_settings(read_settings()) if rules is None else rules
-        self.rules = SendingRules.sandbox() if sandbox else live
+        # A live client made by hand (not by connect) reads SINCH_TEST_NUMBERS and SINCH_FROM.
+        if sandbox:
+            rules = SendingRules.sandbox()
+        self.rules = rules or SendingRules.from_settings(read_settings())
 
     def with_options(
         self, *, timeout: float | None = None, retries: int | None = None
