@@ -6,10 +6,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+BROWSER_STAMP := $(VENV)/.installed-browser
 # Jupyter refuses to run as root unless told; containers and CI often are root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test lint format typecheck deps sandbox notebooks bench bytecode clean
+.PHONY: lab test test-browser lint format typecheck deps sandbox notebooks bench bytecode clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed; set PYTHON=/path/to/python3.11")'
@@ -19,6 +20,12 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[lab,test]"
 	@touch $(STAMP)
+
+# Playwright for `make test-browser` only, so that `make test` never needs it. It drives the
+# system's Chromium (apt-get install chromium): never run `playwright install`.
+$(BROWSER_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[lab,test,browser]"
+	@touch $(BROWSER_STAMP)
 
 # An editable install leaves our own modules uncompiled, and PYTHONDONTWRITEBYTECODE (common in
 # containers and CI) stops Python from caching them: compile them here so that every kernel does
@@ -38,6 +45,10 @@ test: bytecode
 	SINCH_SANDBOX_DB=:memory: $(BIN)/python -m pytest --nbval --nbval-current-env \
 		--nbval-sanitize-with tests/nbval_sanitize.cfg \
 		--nbval-kernel-startup-timeout 120 -p no:cacheprovider notebooks/
+
+# Every notebook run in JupyterLab in a real browser, the credentials form filled in by hand.
+test-browser: bytecode $(BROWSER_STAMP)
+	$(BIN)/python -m pytest tests/browser -p no:cacheprovider
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
