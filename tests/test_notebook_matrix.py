@@ -65,6 +65,8 @@ LIVE_PLAN = "live-plan"
 LEARNERS = ("learner-a", "learner-b")
 RUNS = 2
 CELL_TIMEOUT = 180  # seconds; the notebooks wait at most 60 s for a delivery
+KERNEL_START_RACE = "Kernel died before replying to kernel_info"
+KERNEL_START_ATTEMPTS = 3
 
 # A bearer header, or 32 hex digits like the sandboxes' tokens (widget model IDs aside).
 TOKEN_SHAPED = re.compile(r'Bearer [A-Za-z0-9]{16,}|(?<!"model_id": ")\b[0-9a-f]{32}\b')
@@ -170,19 +172,24 @@ def execute(
     """Run the notebook at ``path`` (or only ``cells`` of it, then kill the kernel as a crash
     would) in a new kernel with exactly ``env``; never raises, the Execution says what went wrong.
     """
-    notebook = nbformat.read(path, as_version=4)
-    execution.notebook = notebook
     started = time.perf_counter()
     # The kernel's own stderr (its start-up warnings, a crash) goes to the learner's folder.
     log = path.parent.parent / "kernels.log"
-    with log.open("a", encoding="utf-8") as stderr:
-        try:
-            if cells is None:
-                notebook_client(notebook, path.parent).execute(env=env, stderr=stderr)
-            else:
-                execute_then_crash(notebook, path.parent, dict(env=env, stderr=stderr), cells)
-        except Exception as error:  # a cell timed out, the kernel died: report it, run the rest
-            execution.crash = f"{type(error).__name__}: {str(error).strip()[-500:]} (see {log})"
+    for _ in range(KERNEL_START_ATTEMPTS):
+        notebook = nbformat.read(path, as_version=4)
+        execution.notebook, execution.crash = notebook, None
+        with log.open("a", encoding="utf-8") as stderr:
+            try:
+                if cells is None:
+                    notebook_client(notebook, path.parent).execute(env=env, stderr=stderr)
+                else:
+                    execute_then_crash(notebook, path.parent, dict(env=env, stderr=stderr), cells)
+            except Exception as error:  # a cell timed out, the kernel died: report it
+                execution.crash = f"{type(error).__name__}: {str(error).strip()[-500:]} (see {log})"
+        # jupyter_client picks a kernel's ports before the kernel binds them, so kernels
+        # starting at the same moment can pick the same one and die before running a cell.
+        if not (execution.crash and KERNEL_START_RACE in execution.crash):
+            break
     execution.seconds = time.perf_counter() - started
     return execution
 
