@@ -205,19 +205,20 @@ def connect(
     settings = read_settings()
     fields = None if credentials else credential_fields(settings)
     credentials = credentials or (Credentials(*fields) if fields else None)
-    note = ""
+    note, why = "", "no Sinch credentials found, so "
     if credentials is not None and not sandbox_controls.serves_sandbox(credentials.base_url):
         rules = SendingRules.from_settings(settings)
         if not rules.missing():
             print(
                 f"Live mode: service plan {credentials.service_plan_id} at {credentials.endpoint}"
                 f" (token {mask(credentials.api_token)}). Messages reach real phones and cost "
-                f"money; the notebooks send only to SINCH_TEST_NUMBERS, from {rules.sender()}."
+                f"money: the notebooks text only {', '.join(rules.own_numbers)}, from "
+                f"{rules.sender()}."
             )
             return SmsClient(credentials, timeout=timeout, retries=retries, rules=rules)
-        note, credentials = live_fallback_note(rules) + "\n", None
+        note, why, credentials = live_fallback_note(rules) + "\n", "", None
     if credentials is None:
-        origin, plan, token, banner = sandbox_controls.choose_sandbox(settings)
+        origin, plan, token, banner = sandbox_controls.choose_sandbox(settings, why)
         credentials = Credentials(plan, token, base_url=origin)
     else:
         banner = sandbox_controls.reached_banner(credentials.origin, credentials.service_plan_id)

@@ -338,10 +338,16 @@ def send_all(
     try:
         if journal.resuming:
             check_server_has(client, journal)
+            left = plan.total - len(journal.done)
             print(
                 f"Resuming the send recorded in {str(journal.path)!r} (started "
                 f"{when(journal.header['started'])}): {len(journal.done)} of {plan.total} "
-                "batch(es) were accepted before. The others are looked up before they are sent."
+                "batch(es) were accepted before. "
+                + (
+                    f"The other {left} are looked up by reference, and sent if they are not found."
+                    if left
+                    else "Nothing is left to send."
+                )
             )
         return send_batches(client, plan, journal, progress)
     finally:

@@ -15,9 +15,9 @@ from .errors import SmsApiError
 
 NO_WIDGETS_TEXT = (
     "Credentials form (needs a Jupyter front end with widgets). Without one, set the "
-    "environment variables SINCH_SERVICE_PLAN_ID, SINCH_API_TOKEN and SINCH_REGION (or put them "
-    "in a .env file, see .env.example) and restart the kernel. With nothing set, the notebooks "
-    "use the offline sandbox."
+    "environment variables SINCH_SERVICE_PLAN_ID, SINCH_API_TOKEN and SINCH_REGION, and for "
+    "sending SINCH_TEST_NUMBERS and SINCH_FROM (or put them in a .env file, see .env.example), "
+    "then restart the kernel. With nothing set, the notebooks use the offline sandbox."
 )
 
 #: Builds credentials from plan ID, token and region and proves them against the API, raising

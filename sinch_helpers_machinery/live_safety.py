@@ -74,11 +74,12 @@ class SendingRules:
         return [name for name, value in wanted.items() if not value]
 
     def numbers(self, sample_numbers: Sequence[str]) -> list[str]:
-        """The sample numbers in the sandbox; your own numbers in live mode."""
+        """The sample numbers in the sandbox. In live mode as many of your own numbers as there
+        are samples (each stands in for one), at most all of them."""
         if not self.live:
             return list(sample_numbers)
         self._require()
-        return list(self.own_numbers)
+        return list(self.own_numbers[: len(sample_numbers)])
 
     def people(self, sample: pd.DataFrame) -> pd.DataFrame:
         """The sample table in the sandbox. In live mode its first rows, one per number of
@@ -112,10 +113,17 @@ class SendingRules:
         missing = self.missing()
         if missing:
             raise ValidationError(
-                f"Live mode has nobody it may send to: {' and '.join(missing)} not set.",
+                f"Live mode cannot send yet: set {' and '.join(missing)}.",
                 hint=LIVE_SETUP_HINT,
             )
 
+
+#: What each live-mode setting gives the notebooks, for the messages that ask for it.
+LIVE_SETTINGS = {
+    "SINCH_TEST_NUMBERS": "your own phone numbers, comma-separated, e.g. +46701234567: the only "
+    "numbers live notebooks text",
+    "SINCH_FROM": "a number of your service plan: the sender of every live message",
+}
 
 LIVE_SETUP_HINT = (
     "Set SINCH_TEST_NUMBERS (your own phone numbers, comma-separated, e.g. +46701234567) and "
@@ -127,14 +135,13 @@ LIVE_SETUP_HINT = (
 def live_fallback_note(rules: SendingRules) -> str:
     """What connect() says when credentials are set but live mode may not send yet.
 
-    >>> live_fallback_note(SendingRules(live=True, own_numbers=("+46701234567",)))[:50]
-    'Live mode is not ready: SINCH_FROM is not set, so '
+    >>> live_fallback_note(SendingRules(live=True, own_numbers=("+46701234567",)))[:40]
+    'Live mode is not ready: set SINCH_FROM ('
     """
-    missing = rules.missing()
+    wanted = "; ".join(f"{name} ({LIVE_SETTINGS[name]})" for name in rules.missing())
     return (
-        f"Live mode is not ready: {' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} "
-        "not set, so the notebooks would have nobody they may text. Until then they use the "
-        f"sandbox below, with your credentials unused. {LIVE_SETUP_HINT}"
+        f"Live mode is not ready: set {wanted} in .env or the environment, then restart the "
+        "kernel. Until then your credentials stay unused and the notebooks run in the sandbox."
     )
 
 

@@ -135,9 +135,12 @@ def phones_line(origin: str, plan: str) -> str:
     )
 
 
-def choose_sandbox(settings: Mapping[str, str]) -> tuple[str, str, str, str]:
-    """The sandbox to use without credentials: ``SINCH_SANDBOX_URL`` (a workshop's) if set,
-    else the embedded one. Returns its origin, the plan, the token and lines that say which.
+def choose_sandbox(
+    settings: Mapping[str, str], why: str = "no Sinch credentials found, so "
+) -> tuple[str, str, str, str]:
+    """The sandbox to use without live mode: ``SINCH_SANDBOX_URL`` (a workshop's) if set,
+    else the embedded one. Returns its origin, the plan, the token and lines that say which;
+    ``why`` says why it is a sandbox at all.
     """
     shared = first_setting(settings, "SINCH_SANDBOX_URL")
     if shared:
@@ -151,7 +154,7 @@ def choose_sandbox(settings: Mapping[str, str]) -> tuple[str, str, str, str]:
     origin, plan, token, db = embedded_sandbox()
     kept = "in memory, until the kernel stops" if db == ":memory:" else db
     banner = (
-        "Sandbox mode: no Sinch credentials found, so the built-in offline sandbox is answering. "
+        f"Sandbox mode: {why}the built-in offline sandbox is answering. "
         f"No message leaves this machine.\n{phones_line(origin, plan)}\n"
         f"The sandbox keeps its batches and phones {'' if db == ':memory:' else 'in '}{kept}."
     )

@@ -129,10 +129,13 @@ def test_connect_with_credentials_numbers_and_sender_is_live_mode(monkeypatch, l
     with pytest.raises(sh.ValidationError, match="fictional"):
         client.send_batch(["+44 7700 900123"], "hi", "Co")
     assert live_server.backend.batches.count("live-plan") == 0
-    assert sh.my_numbers(client, ["+447700900001"]) == ["+46701234567", "+46701234568"]
+    assert "+46701234567, +46701234568, from +46700000000" in out
+    assert sh.my_numbers(client, ["+447700900001"]) == ["+46701234567"]  # one stands in for one
+    samples = ["+447700900001", "+447700900002", "+447700900003"]
+    assert sh.my_numbers(client, samples) == ["+46701234567", "+46701234568"]
     assert sh.my_sender(client) == "+46700000000"
     monkeypatch.setenv("SINCH_TEST_NUMBERS", "+46709999999")  # decided at connect(), not later
-    assert sh.my_numbers(client, ["+447700900001"]) == ["+46701234567", "+46701234568"]
+    assert sh.my_numbers(client, samples) == ["+46701234567", "+46701234568"]
 
 
 @pytest.mark.usefixtures("clean_env")
@@ -152,9 +155,9 @@ def test_my_people_puts_your_numbers_in_the_sample_rows(monkeypatch, live_server
 @pytest.mark.parametrize(
     ("extra", "missing"),
     [
-        ({}, "SINCH_TEST_NUMBERS and SINCH_FROM are not set"),
-        ({"SINCH_TEST_NUMBERS": "+46701234567"}, "SINCH_FROM is not set"),
-        ({"SINCH_FROM": "+46700000000"}, "SINCH_TEST_NUMBERS is not set"),
+        ({}, "set SINCH_TEST_NUMBERS (your own phone numbers"),
+        ({"SINCH_TEST_NUMBERS": "+46701234567"}, "set SINCH_FROM (a number of your service plan"),
+        ({"SINCH_FROM": "+46700000000"}, "set SINCH_TEST_NUMBERS (your own phone numbers"),
     ],
 )
 @pytest.mark.usefixtures("clean_env")
@@ -165,7 +168,8 @@ def test_live_mode_with_nobody_to_text_says_so_and_uses_the_sandbox(
     client = sh.connect()
     out = capsys.readouterr().out
     assert missing in out
-    assert "Sandbox mode" in out
+    assert "Sandbox mode: the built-in offline sandbox" in out
+    assert "no Sinch credentials found" not in out  # they were found, and are not used
     assert client.sandbox is not None
     client.send_batch(sh.my_numbers(client, ["+447700900001"]), "hi", sh.my_sender(client))
     assert live_server.backend.batches.count("live-plan") == 0
