@@ -221,7 +221,8 @@ def connect(
         origin, plan, token, banner = sandbox_controls.choose_sandbox(settings, why)
         credentials = Credentials(plan, token, base_url=origin)
     else:
-        banner = sandbox_controls.reached_banner(credentials.origin, credentials.service_plan_id)
+        plan, token = credentials.service_plan_id, credentials.api_token
+        banner = sandbox_controls.reached_banner(credentials.origin, plan, token)
     print(note + banner)
     return SmsClient(credentials, timeout=timeout, retries=retries, sandbox=True)
 

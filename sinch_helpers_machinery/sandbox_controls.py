@@ -7,12 +7,12 @@ the one test a notebook needs.
 
 from __future__ import annotations
 
-import getpass
 import hashlib
+import hmac
 import os
 import secrets
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -87,16 +87,50 @@ def embedded_sandbox() -> tuple[str, str, str, str]:
         return url, EMBEDDED_PLAN, token, db
 
 
-def shared_sandbox_plan(settings: Mapping[str, str]) -> tuple[str, str]:
-    """A plan of one's own on a shared (workshop) sandbox run with ``--open``: the plan name
-    (``SINCH_SANDBOX_PLAN``, else ``learner-<user>``) and the token that goes with it."""
+def remembered(name: str, make: Callable[[], str]) -> str:
+    """A value kept in a file of the user's own (readable by them only) in :func:`state_dir`,
+    made by ``make`` the first time; ``make()`` again when the folder cannot be written."""
+    path = state_dir() / name
     try:
-        user = getpass.getuser()
-    except (KeyError, OSError):  # a container user with no name
-        user = "learner"
-    plan = first_setting(settings, "SINCH_SANDBOX_PLAN") or f"learner-{user}"
-    token = hashlib.sha256(f"sandbox:{plan}".encode()).hexdigest()[:32]
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text(encoding="utf-8").strip()
+    except OSError:
+        return make()
+    with os.fdopen(handle, "w", encoding="utf-8") as file:
+        value = make()
+        file.write(value)
+    return value
+
+
+def shared_sandbox_plan(settings: Mapping[str, str], origin: str) -> tuple[str, str]:
+    """A plan of one's own on a shared (workshop) sandbox run with ``--open``, and its token.
+
+    The plan is ``SINCH_SANDBOX_PLAN``, else the JupyterHub user name, else a random name kept
+    for this user (on Binder and many hubs everyone is ``jovyan``, so the account name would
+    put the whole room in one plan). The token is random, kept for this user and sandbox, and
+    never derived from the plan's name: the sandbox takes it as the plan's on first use.
+    """
+    plan = (
+        first_setting(settings, "SINCH_SANDBOX_PLAN")
+        or first_setting(os.environ, "JUPYTERHUB_USER")
+        or remembered("learner-id", lambda: f"learner-{secrets.token_hex(4)}")
+    )
+    where = hashlib.sha256(f"{origin} {plan}".encode()).hexdigest()[:16]
+    token = remembered(f"shared-sandbox-{where}.token", lambda: secrets.token_hex(16))
     return plan, token
+
+
+def phones_key(token: str) -> str:
+    """The key that opens this plan's phones page in a browser (and nothing else); the sandbox
+    works out the same from the hash it keeps of the token.
+
+    >>> phones_key("my-token")[:8]
+    '8a46a573'
+    """
+    stored = "sha256:" + hashlib.sha256(token.encode("utf-8")).hexdigest()
+    return hmac.new(stored.encode("utf-8"), b"phones page", hashlib.sha256).hexdigest()[:32]
 
 
 def serves_sandbox(base_url: str | None) -> bool:
@@ -119,19 +153,20 @@ def serves_sandbox(base_url: str | None) -> bool:
     return answer.status_code == 200 and kind.startswith("application/json")
 
 
-def reached_banner(origin: str, plan: str) -> str:
+def reached_banner(origin: str, plan: str, token: str) -> str:
     """What connect() says when credentials lead to a sandbox (a workshop's, say)."""
     return (
         f"Sandbox mode: the sandbox at {origin}/xms answers for plan {plan}. No message leaves "
-        f"that sandbox.\n{phones_line(origin, plan)}"
+        f"that sandbox.\n{phones_line(origin, plan, token)}"
     )
 
 
-def phones_line(origin: str, plan: str) -> str:
-    """Where to watch the virtual phones, in a browser tab or inside the notebook."""
+def phones_line(origin: str, plan: str, token: str) -> str:
+    """Where to watch the virtual phones, in a browser tab or inside the notebook. The address
+    holds a key that opens this plan's phones page only."""
     return (
-        f"Phones: {origin}/sandbox/phones?plan_id={plan} in a browser tab, or "
-        "client.sandbox.show_phones([...]) in a cell."
+        f"Phones: {origin}/sandbox/phones?plan_id={plan}&key={phones_key(token)} in a browser "
+        "tab, or client.sandbox.show_phones([...]) in a cell."
     )
 
 
@@ -144,18 +179,18 @@ def choose_sandbox(
     """
     shared = first_setting(settings, "SINCH_SANDBOX_URL")
     if shared:
-        plan, token = shared_sandbox_plan(settings)
         origin = origin_of(shared)
+        plan, token = shared_sandbox_plan(settings, origin)
         banner = (
             f"Sandbox mode: the shared sandbox at {origin}/xms (plan {plan}). No message leaves "
-            f"that sandbox.\n{phones_line(origin, plan)}"
+            f"that sandbox.\n{phones_line(origin, plan, token)}"
         )
         return origin, plan, token, banner
     origin, plan, token, db = embedded_sandbox()
     kept = "in memory, until the kernel stops" if db == ":memory:" else db
     banner = (
         f"Sandbox mode: {why}the built-in offline sandbox is answering. "
-        f"No message leaves this machine.\n{phones_line(origin, plan)}\n"
+        f"No message leaves this machine.\n{phones_line(origin, plan, token)}\n"
         f"The sandbox keeps its batches and phones {'' if db == ':memory:' else 'in '}{kept}."
     )
     return origin, plan, token, banner
@@ -173,6 +208,9 @@ class SandboxControls:
         self.plan_id = transport.credentials.service_plan_id
         #: The sandbox's address, e.g. ``http://127.0.0.1:8765``.
         self.url = transport.credentials.origin
+        if "sandbox" not in _embedded or _embedded["sandbox"].url != self.url:
+            # Errors then name the setting that chose this sandbox, not the region's.
+            transport.address_setting = "SINCH_SANDBOX_URL"
 
     def __repr__(self) -> str:
         return f"SandboxControls(url={self.url!r}, plan={self.plan_id!r})"

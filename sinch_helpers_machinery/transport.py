@@ -68,6 +68,8 @@ class XmsTransport:
     ) -> None:
         self.credentials = credentials
         self.timeout, self.retries, self.backoff = timeout, retries, backoff
+        #: The setting that chose where requests go, named in hints about reaching it.
+        self.address_setting = "SINCH_REGION / SINCH_BASE_URL"
         self.session = requests.Session()
         self.session.mount("http://", HTTPAdapter(pool_maxsize=8, max_retries=0))
         self.session.mount("https://", HTTPAdapter(pool_maxsize=8, max_retries=0))
@@ -201,7 +203,7 @@ class XmsTransport:
             f"Could not reach {self.credentials.origin} ({type(exc).__name__}).",
             method=method,
             url=url,
-            hint=f"Check your network and the {self.where} (SINCH_REGION / SINCH_BASE_URL); "
+            hint=f"Check your network and the {self.where} ({self.address_setting}); "
             "for a sandbox, check that it is running (make sandbox).",
         )
 
@@ -230,6 +232,12 @@ class XmsTransport:
     def hint(self, status: int, code: str | None, text: str) -> str:
         """What to do about an error answer, for this plan and where it lives."""
         plan = self.credentials.service_plan_id
+        if status == 401 and self.address_setting == "SINCH_SANDBOX_URL":
+            return (
+                f"The shared sandbox at {self.credentials.origin} (SINCH_SANDBOX_URL) keeps the "
+                f"token plan '{plan}' was first used with, and this is not it. Pick a plan name "
+                "of your own with SINCH_SANDBOX_PLAN, or ask the instructor to reset this one."
+            )
         return hint_for(status, code, text, plan=plan, where=self.where, retries=self.retries)
 
 

@@ -19,6 +19,8 @@ import xms_sandbox
 os.environ["SINCH_SANDBOX_DB"] = ":memory:"
 
 _plan_numbers = itertools.count(1)
+#: The instructor token of the session's sandbox.
+INSTRUCTOR = "instructor-" + secrets.token_hex(12)
 
 
 @dataclass
@@ -61,16 +63,18 @@ class PlanApi:
         assert answer.status_code == 201, answer.text
         return answer.json()
 
-    def configure(self, **settings) -> None:
-        answer = requests.post(
-            f"{self.sandbox.url}/sandbox/plans/{self.plan_id}", json=settings, timeout=10
+    def control(self, method: str, path: str, **kwargs) -> requests.Response:
+        """A request to the sandbox's own ``/sandbox/...`` routes, with this plan's token."""
+        return self.session.request(
+            method, f"{self.sandbox.url}/sandbox{path}", timeout=10, **kwargs
         )
+
+    def configure(self, **settings) -> None:
+        answer = self.control("POST", f"/plans/{self.plan_id}", json=settings)
         assert answer.status_code == 200, answer.text
 
     def fault(self, **spec) -> None:
-        answer = requests.post(
-            f"{self.sandbox.url}/sandbox/faults", json={"plan_id": self.plan_id, **spec}, timeout=10
-        )
+        answer = self.control("POST", "/faults", json={"plan_id": self.plan_id, **spec})
         assert answer.status_code == 201, answer.text
 
     def batch_count(self) -> int:
@@ -79,11 +83,22 @@ class PlanApi:
 
 @pytest.fixture(scope="session")
 def sandbox():
-    """A real sandbox over HTTP with near-instant delivery."""
+    """A real sandbox over HTTP with near-instant delivery; INSTRUCTOR opens all its controls."""
     with xms_sandbox.start(
-        timing=xms_sandbox.Timing(0, 0), callback_retry_base=0.05, callback_max_attempts=4
+        timing=xms_sandbox.Timing(0, 0),
+        callback_retry_base=0.05,
+        callback_max_attempts=4,
+        instructor_token=INSTRUCTOR,
     ) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def instructor(sandbox) -> Iterator[requests.Session]:  # noqa: ARG001 (started first)
+    """A session that speaks to the sandbox's controls as the instructor."""
+    with requests.Session() as session:
+        session.headers["Authorization"] = f"Bearer {INSTRUCTOR}"
+        yield session
 
 
 def new_plan(sandbox: xms_sandbox.Sandbox) -> Iterator[PlanApi]:

@@ -7,7 +7,6 @@ import json
 
 import pandas as pd
 import pytest
-import requests
 
 import sinch_helpers as sh
 import xms_sandbox
@@ -56,7 +55,7 @@ def test_resuming_after_a_failure_sends_everyone_exactly_once(client, plan, tmp_
     assert "journal=" in stopped.value.hint
     assert stopped.value.sent["batch"].tolist() == [1]
     assert plan.batch_count() == 1
-    requests.delete(f"{plan.sandbox.url}/sandbox/faults", timeout=5)
+    plan.control("DELETE", "/faults", params={"plan_id": plan.plan_id})
     result = sh.send_bulk(client, NUMBERS, "Hi", "Co", journal=journal, progress=False)
     assert result["state"].tolist() == ["already sent", "sent", "sent"]
     assert plan.batch_count() == 3

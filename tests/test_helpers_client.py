@@ -6,7 +6,6 @@ import datetime as dt
 import time
 
 import pytest
-import requests
 
 import sinch_helpers as sh
 
@@ -237,13 +236,13 @@ def test_unknown_outcome_and_failed_lookup_is_reported(client, plan):
         client.send_batch(["+447700900001"], "x", "Co", client_reference="ref-42")
     assert "ref-42" in error.value.hint
     assert plan.batch_count() == 1
-    requests.delete(f"{plan.sandbox.url}/sandbox/faults", timeout=5)
+    plan.control("DELETE", "/faults", params={"plan_id": plan.plan_id})
     assert client.find_sent("ref-42") is not None
 
 
-def test_a_server_that_is_not_the_api_gets_a_clear_error(sandbox):
+def test_a_server_that_is_not_the_api_gets_a_clear_error(plan):
     """The sandbox's HTML phones page stands in for a wrong base URL that answers HTML."""
-    credentials = sh.Credentials("p", "t" * 16, base_url=sandbox.url)
+    credentials = sh.Credentials(plan.plan_id, plan.token, base_url=plan.sandbox.url)
     client = sh.SmsClient(credentials, retries=0, sandbox=True)
     with pytest.raises(sh.SmsApiError) as error:
         client.transport.request("GET", "/../../../sandbox/phones/447700900001")

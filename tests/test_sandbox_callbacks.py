@@ -5,15 +5,13 @@ from __future__ import annotations
 import time
 
 import pytest
-import requests
 
 from receiver import Receiver
 
 
 def callbacks_of(plan) -> list[dict]:
     """The sandbox's record of the plan's callbacks, read over HTTP."""
-    url = f"{plan.sandbox.url}/sandbox/callbacks"
-    return requests.get(url, params={"plan_id": plan.plan_id}, timeout=5).json()
+    return plan.control("GET", "/callbacks", params={"plan_id": plan.plan_id}).json()
 
 
 def wait_for_state(plan, state: str, timeout: float = 10.0) -> dict:
@@ -106,13 +104,11 @@ def test_receiver_down_gives_up_after_max_attempts(plan):
     assert "Connection" in state["last_error"]
 
 
-def test_inbound_callback_when_plan_has_mo_url(plan, sandbox):
+def test_inbound_callback_when_plan_has_mo_url(plan):
     with Receiver() as hook:
         plan.configure(mo_callback_url=hook.url)
         plan.send(to=["447700900001"], **{"from": "447700900100"})
-        requests.post(
-            f"{sandbox.url}/sandbox/handsets/447700900001/reply", json={"body": "STOP"}, timeout=5
-        )
+        plan.control("POST", "/handsets/447700900001/reply", json={"body": "STOP"})
         (inbound,) = hook.wait_for(1)
     assert inbound["type"] == "mo_text"
     assert inbound["body"] == "STOP"

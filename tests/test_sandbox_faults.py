@@ -54,25 +54,24 @@ def test_drop_processes_then_closes_the_connection(plan):
     assert plan.get("/batches").status_code == 200  # the server carries on
 
 
-def test_faults_are_listed_and_cleared(plan, sandbox):
+def test_faults_are_listed_and_cleared(plan):
     plan.fault(kind="status", status=500, count=5)
-    listed = requests.get(f"{sandbox.url}/sandbox/faults", timeout=5).json()
-    assert [f["status"] for f in listed if f["plan_id"] == plan.plan_id] == [500]
-    requests.delete(f"{sandbox.url}/sandbox/faults", timeout=5)
+    listed = plan.control("GET", "/faults").json()
+    assert [f["status"] for f in listed] == [500]  # only the plan's own
+    plan.control("DELETE", "/faults", params={"plan_id": plan.plan_id})
     assert plan.get("/batches").status_code == 200
 
 
-def test_clearing_one_plans_faults_leaves_the_others(sandbox, plan, other_plan):
+def test_clearing_one_plans_faults_leaves_the_others(plan, other_plan):
     plan.fault(kind="status", status=500, count=5)
     other_plan.fault(kind="status", status=503, count=5)
-    url = f"{sandbox.url}/sandbox/faults"
-    requests.delete(url, params={"plan_id": plan.plan_id}, timeout=5)
+    plan.control("DELETE", "/faults", params={"plan_id": plan.plan_id})
     assert plan.get("/batches").status_code == 200
     assert other_plan.get("/batches").status_code == 503
-    requests.delete(url, params={"plan_id": other_plan.plan_id}, timeout=5)
+    other_plan.control("DELETE", "/faults", params={"plan_id": other_plan.plan_id})
 
 
-def test_bad_fault_requests_are_400(sandbox):
+def test_bad_fault_requests_are_400(sandbox, instructor):
     bad = (
         {"kind": "explode"},
         {"kind": "status", "count": "many"},
@@ -81,7 +80,7 @@ def test_bad_fault_requests_are_400(sandbox):
         {"kind": "latency", "seconds": -1},
     )
     for body in bad:
-        answer = requests.post(f"{sandbox.url}/sandbox/faults", json=body, timeout=5)
+        answer = instructor.post(f"{sandbox.url}/sandbox/faults", json=body, timeout=5)
         assert answer.status_code == 400, answer.text
 
 

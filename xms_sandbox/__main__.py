@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import secrets
 import sys
 
 from .lifecycle import Timing
 from .server import Sandbox, build
 
 PLANS_ENV = "XMS_SANDBOX_PLANS"
+INSTRUCTOR_ENV = "XMS_SANDBOX_INSTRUCTOR_TOKEN"
 
 
 def parse_plan(text: str) -> tuple[str, str]:
@@ -50,6 +52,12 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
         "--open",
         action="store_true",
         help="accept any unknown plan on first use, remembering the token it came with",
+    )
+    parser.add_argument(
+        "--instructor-token",
+        metavar="TOKEN",
+        help="the instructor's token, which opens every plan's phones, faults and settings and "
+        f"the reset (also ${INSTRUCTOR_ENV}; default: a new random one, printed at start)",
     )
     parser.add_argument(
         "--no-controls",
@@ -105,6 +113,7 @@ def _build(args: argparse.Namespace, plans: dict[str, str]) -> Sandbox:
         },
         log_requests=True,
         controls=args.controls,
+        instructor_token=args.instructor_token,
     )
 
 
@@ -112,6 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     args = arguments(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stdout)
     plans = dict(plans_from_env(os.environ.get(PLANS_ENV)) + args.plan)
+    args.instructor_token = (
+        args.instructor_token or os.environ.get(INSTRUCTOR_ENV) or secrets.token_urlsafe(18)
+    )
     try:
         sandbox = _build(args, plans)
     except OSError as error:
@@ -124,7 +136,11 @@ def main(argv: list[str] | None = None) -> int:
     known = ", ".join(sorted({p.id for p in sandbox.backend.plans.all()})) or "none"
     print(f"XMS sandbox on {sandbox.url}/xms  (plans: {known}; database: {args.db})")
     if args.controls:
-        print(f"Phones: {sandbox.url}/sandbox/phones    Stop with Ctrl-C.")
+        print(
+            f"Instructor token: {args.instructor_token}  (the wall of every phone: "
+            f"{sandbox.url}/sandbox/phones?key=<token> in a browser; the reset: POST "
+            f"{sandbox.url}/sandbox/reset with 'Authorization: Bearer <token>').  Stop: Ctrl-C."
+        )
     else:
         print("No sandbox controls (--no-controls): only the API is served.  Stop with Ctrl-C.")
     try:

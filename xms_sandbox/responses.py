@@ -187,9 +187,8 @@ def callback_body(record: CallbackBody) -> Json:
 
 # ---------------------------------------------------------------------- the sandbox's own
 def plan(item: Plan, batches: int) -> Json:
-    """A plan for ``/sandbox/plans``: the token masked, since the listing is open to anyone."""
-    masked = "…" + item.token[-4:] if len(item.token) > 4 else "…"
-    return {"id": item.id, "token": masked, "settings": item.settings, "batches": batches}
+    """A plan for ``/sandbox/plans``: no token, since the sandbox keeps only its hash."""
+    return {"id": item.id, "settings": item.settings, "batches": batches}
 
 
 def outcomes() -> list[Json]:

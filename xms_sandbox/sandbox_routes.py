@@ -1,7 +1,8 @@
 """The sandbox's own routes under ``/sandbox/`` (never under ``/xms/``).
 
 Plans and their settings, fault injection, virtual handsets (read what a phone received, make it
-reply) and an HTML page that draws each phone's screen.
+reply) and an HTML page that draws each phone's screen. Every route but ``/outcomes`` is scoped
+by :mod:`~xms_sandbox.access`: a learner's token opens their own plan, the instructor's opens all.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
 from . import parsing, responses, validation
+from .access import Caller, caller, require_instructor, require_plan, require_someone, unauthorized
 from .errors import ApiError, constraint
 from .faults import KINDS, Fault, FaultBox
 from .models import XmsBackend
@@ -54,9 +56,17 @@ def _plan_json(plan: Plan) -> dict[str, Any]:
     return responses.plan(plan, backend().batches.count(plan.id))
 
 
+def visible_plans() -> list[Plan]:
+    """Every plan for the instructor; the caller's own for a learner; none for anyone else."""
+    who = caller()
+    if who.instructor:
+        return backend().plans.all()
+    return [who.plan] if who.plan is not None else []
+
+
 @sandbox.get("/")
 def index() -> Response:
-    return jsonify(responses.index([_plan_json(p) for p in backend().plans.all()]))
+    return jsonify(responses.index([_plan_json(p) for p in visible_plans()]))
 
 
 @sandbox.get("/outcomes")
@@ -66,7 +76,8 @@ def outcomes() -> Response:
 
 @sandbox.get("/plans")
 def list_plans() -> Response:
-    return jsonify([_plan_json(p) for p in backend().plans.all()])
+    require_someone("The list of plans")
+    return jsonify([_plan_json(p) for p in visible_plans()])
 
 
 def _settings(body: dict[str, Any]) -> dict[str, Any]:
@@ -82,22 +93,41 @@ def create_plan() -> tuple[Response, int]:
     plan_id, token = body.get("id"), body.get("token")
     if not isinstance(plan_id, str) or not plan_id or not isinstance(token, str) or not token:
         raise constraint("id", "and 'token' are required strings")
+    # A new plan is what --open does on first use anyway; taking over an existing one is not.
+    if backend().plans.find(plan_id) is not None or not backend().config.open_plans:
+        require_instructor(f"Setting the token of plan {plan_id!r}")
     return jsonify(_plan_json(backend().plans.add(plan_id, token, **_settings(body)))), 201
 
 
 @sandbox.post("/plans/<plan_id>")
 def configure_plan(plan_id: str) -> Response:
+    require_plan(plan_id)
     return jsonify(_plan_json(backend().plans.configure(plan_id, **_settings(body_object()))))
+
+
+@sandbox.post("/reset")
+def reset() -> Response:
+    """Forget every batch, group, inbound, callback and fault; plans and tokens stay."""
+    require_instructor("The reset")
+    backend().storage.reset()
+    faults().clear()
+    return jsonify({"reset": True})
 
 
 @sandbox.get("/faults")
 def list_faults() -> Response:
-    return jsonify([responses.fault(f) for f in faults().pending()])
+    who = require_someone("The list of faults")
+    return jsonify([responses.fault(f) for f in faults().pending() if who.may_use(f.plan_id)])
 
 
 @sandbox.post("/faults")
 def add_fault() -> tuple[Response, int]:
     body = body_object()
+    aimed_at = body.get("plan_id")
+    if aimed_at is None:
+        require_instructor("A fault for every plan")
+    else:
+        require_plan(aimed_at if isinstance(aimed_at, str) else repr(aimed_at))
     kind = body.get("kind")
     if kind not in KINDS:
         raise constraint("kind", f"must be one of {', '.join(KINDS)}")
@@ -125,21 +155,32 @@ def add_fault() -> tuple[Response, int]:
 
 @sandbox.delete("/faults")
 def clear_faults() -> Response:
-    """Every fault, or with ``?plan_id=`` only those aimed at that plan."""
-    faults().clear(request.args.get("plan_id"))
+    """Every fault (the instructor), or with ``?plan_id=`` only those aimed at that plan."""
+    plan_id = request.args.get("plan_id")
+    if plan_id is None:
+        require_instructor("Clearing every plan's faults")
+    else:
+        require_plan(plan_id)
+    faults().clear(plan_id)
     return jsonify([])
 
 
 @sandbox.get("/callbacks")
 def list_callbacks() -> Response:
-    found = backend().outbox.listing(request.args.get("plan_id"))
+    who = require_someone("The list of callbacks")
+    plan_id = request.args.get("plan_id")
+    if plan_id is None and not who.instructor:
+        plan_id = who.plan.id if who.plan else None
+    if plan_id is not None:
+        require_plan(plan_id)
+    found = backend().outbox.listing(plan_id)
     return jsonify([responses.callback(c) for c in found])
 
 
-def _messages(number: str) -> list[dict[str, Any]]:
-    """A phone's messages, only those of ``?plan_id=`` when given (a shared sandbox's phones
-    show every plan's messages)."""
-    plan_id = request.args.get("plan_id")
+def _messages(number: str, who: Caller) -> list[dict[str, Any]]:
+    """A phone's messages that the caller may see: a learner's own plan's; for the instructor
+    every plan's, or only ``?plan_id=``'s when given."""
+    plan_id = request.args.get("plan_id") if who.instructor else who.plan and who.plan.id
     return [
         responses.handset_message(m)
         for m in backend().inbounds.handset_messages(number)
@@ -147,14 +188,22 @@ def _messages(number: str) -> list[dict[str, Any]]:
     ]
 
 
+def _handsets(who: Caller) -> list[str]:
+    """The phones the caller may see: their plan's, or (the instructor) every one."""
+    if who.instructor:
+        return backend().inbounds.handsets(request.args.get("plan_id"))
+    return backend().inbounds.handsets(who.plan.id if who.plan else "")
+
+
 @sandbox.get("/handsets")
 def list_handsets() -> Response:
-    return jsonify(backend().inbounds.handsets())
+    return jsonify(_handsets(require_someone("The list of phones")))
 
 
 @sandbox.get("/handsets/<number>")
 def handset(number: str) -> Response:
-    return jsonify(_messages(validation.msisdn(number, "number")))
+    who = require_someone("A phone's messages")
+    return jsonify(_messages(validation.msisdn(number, "number"), who))
 
 
 @sandbox.post("/handsets/<number>/reply")
@@ -164,12 +213,17 @@ def reply(number: str) -> tuple[Response, int]:
     text = body.get("body")
     if not isinstance(text, str) or not text:
         raise constraint("body", "is required: the text the phone sends")
+    plan_id = body.get("service_plan_id")
+    who = require_someone("Replying from a phone")
+    if not who.instructor:  # a learner's phones answer the learner's plan, and no other
+        plan_id = plan_id or (who.plan.id if who.plan else None)
+        require_plan(plan_id if isinstance(plan_id, str) else None)
     to = body.get("to")
     inbound = backend().inbounds.reply_from_handset(
         number,
         text,
         to=normalize_sender(to) if isinstance(to, str) else None,
-        plan_id=body.get("service_plan_id"),
+        plan_id=plan_id,
     )
     return jsonify(responses.inbound(inbound)), 201
 
@@ -177,9 +231,17 @@ def reply(number: str) -> tuple[Response, int]:
 @sandbox.get("/phones")
 @sandbox.get("/phones/<number>")
 def phones(number: str | None = None) -> str:
-    """Every handset's messages drawn as phone screens (HTML)."""
+    """Phone screens (HTML): a learner's own phones, or for the instructor the wall of every
+    learner's, each labelled with the plans that wrote to it."""
+    who = caller(phones_page=True)
+    if not who.instructor and who.plan is None:
+        raise unauthorized("The phones page")
     wanted = [number] if number else parsing.values(request.args, "numbers")
-    numbers = [validation.msisdn(n, "numbers") for n in wanted] or backend().inbounds.handsets()
-    screens = [{"number": n, "messages": _messages(n)} for n in numbers]
+    numbers = [validation.msisdn(n, "numbers") for n in wanted] or _handsets(who)
+    screens = []
+    for n in numbers:
+        messages = _messages(n, who)
+        labels = sorted({m["plan_id"] for m in messages if m.get("plan_id")})
+        screens.append({"number": n, "messages": messages, "plans": labels})
     embed = parsing.boolean(request.args, "embed")
-    return render_template("phones.html", screens=screens, embed=embed)
+    return render_template("phones.html", screens=screens, embed=embed, wall=who.instructor)

@@ -86,11 +86,14 @@ def build(
     plan_defaults: dict[str, Any] | None = None,
     log_requests: bool = False,
     controls: bool = True,
+    instructor_token: str | None = None,
 ) -> Sandbox:
     """Create (but do not start) a sandbox server bound to ``host:port`` (0 = a free port).
 
     ``controls=False`` serves only the API (``/xms/...``): no ``/sandbox/`` routes (plans,
     faults, phones), so nothing tells a client that this is not the real Sinch API.
+    ``instructor_token`` opens every plan's controls (see :mod:`~xms_sandbox.access`); without
+    one, each plan's controls open only with that plan's own token.
     """
     config = SandboxConfig(
         timing=timing or Timing(),
@@ -105,7 +108,9 @@ def build(
         backend.plans.add(plan_id, token)
     # Our own one-line request log replaces werkzeug's (which colours its lines).
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = make_server(host, port, create_app(backend, log_requests, controls), threaded=True)
+    app = create_app(backend, log_requests, controls)
+    app.config["XMS_INSTRUCTOR_TOKEN"] = instructor_token
+    server = make_server(host, port, app, threaded=True)
     return Sandbox(server, backend, CallbackWorker(backend))
 
 

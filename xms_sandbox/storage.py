@@ -117,6 +117,8 @@ class Storage:
         self.path = str(path)
         if self.path != ":memory:":
             os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+            # Readable by its owner only: it holds everyone's messages (and token hashes).
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
         self._lock = threading.RLock()
         self._db = sqlite3.connect(
             self.path, timeout=30, isolation_level=None, check_same_thread=False
@@ -160,6 +162,14 @@ class Storage:
         with self._lock:
             rows: list[sqlite3.Row] = self._db.execute(sql, params).fetchall()
             return rows
+
+    def reset(self) -> None:
+        """Forget everything but the plans (their tokens and settings): a fresh room."""
+        with self.write() as db:
+            tables = ("recipients", "batches", "group_members", "groups", "inbounds", "feedback")
+            for table in (*tables, "outbox"):
+                db.execute(f"DELETE FROM {table}")  # our own table names, never input
+            db.execute("UPDATE plans SET queue_tail = 0")
 
     def close(self) -> None:
         with self._lock:

@@ -98,11 +98,20 @@ class InboundStore:
         return paginate([_inbound(row) for row in rows], page, size)
 
     # ------------------------------------------------------------------ virtual handsets
-    def handsets(self) -> list[str]:
-        """Every number that was sent a message or sent one itself."""
-        rows = self.storage.query(
-            "SELECT msisdn FROM recipients UNION SELECT from_number FROM inbounds ORDER BY 1"
-        )
+    def handsets(self, plan_id: str | None = None) -> list[str]:
+        """Every number that was sent a message or sent one itself; only those of ``plan_id``'s
+        batches and inbounds when it is given."""
+        if plan_id is None:
+            rows = self.storage.query(
+                "SELECT msisdn FROM recipients UNION SELECT from_number FROM inbounds ORDER BY 1"
+            )
+        else:
+            rows = self.storage.query(
+                "SELECT r.msisdn FROM recipients r JOIN batches b ON b.id = r.batch_id "
+                "WHERE b.plan_id = ? UNION SELECT from_number FROM inbounds WHERE plan_id = ? "
+                "ORDER BY 1",
+                (plan_id, plan_id),
+            )
         return [row[0] for row in rows]
 
     def handset_messages(self, msisdn: str) -> list[HandsetMessage]:

@@ -8,6 +8,7 @@ from typing import Any
 
 from ..errors import ApiError, not_found
 from ..storage import Storage, dumps
+from ..tokens import token_hash, token_matches
 from .config import SandboxConfig
 from .records import Plan
 
@@ -24,7 +25,9 @@ class PlanStore:
         self.config = config
 
     def add(self, plan_id: str, token: str, **settings: Any) -> Plan:
-        """Create a plan, or change the token and settings of an existing one."""
+        """Create a plan, or change the token and settings of an existing one. Only the token's
+        hash is stored: the sandbox compares tokens, it never needs to show one."""
+        token = token_hash(token)
         with self.storage.write() as db:
             row = db.execute("SELECT settings FROM plans WHERE id = ?", (plan_id,)).fetchone()
             current = json.loads(row["settings"]) if row else dict(self.config.plan_defaults)
@@ -52,6 +55,13 @@ class PlanStore:
         rows = self.storage.query("SELECT * FROM plans WHERE id = ?", (plan_id,))
         return _plan(rows[0]) if rows else None
 
+    def find_by_token(self, token: str) -> Plan | None:
+        """The one plan whose token this is (None when none, or more than one, has it)."""
+        rows = self.storage.query(
+            "SELECT * FROM plans WHERE token IN (?, ?) LIMIT 2", (token_hash(token), token)
+        )
+        return _plan(rows[0]) if len(rows) == 1 else None
+
     def all(self) -> list[Plan]:
         return [_plan(row) for row in self.storage.query("SELECT * FROM plans ORDER BY id")]
 
@@ -70,7 +80,7 @@ class PlanStore:
                 "unauthorized",
                 "Missing 'Authorization: Bearer <API token>' header.",
             )
-        if plan is None or plan.token != token:
+        if plan is None or not token_matches(token, plan.token):
             raise ApiError(
                 401,
                 "unauthorized",

@@ -1,0 +1,119 @@
+"""Who may use the sandbox's own routes (``/sandbox/...``): a learner or the instructor.
+
+A shared sandbox is a multi-user server, so every control route is scoped. A **learner** shows
+their plan's API token (``Authorization: Bearer <token>``, the same header the API itself takes)
+and sees and changes only that plan: its phones, replies, callbacks, faults and settings. The
+**instructor** shows the instructor token (printed when a standalone sandbox starts, or given
+with ``--instructor-token``) and may do anything: the wall of every phone, every plan, resets,
+faults aimed at the whole room, replacing a plan's token. A browser tab cannot send a header, so
+a plan's phones page also takes ``?plan_id=...&key=...``, a key that opens that page and nothing
+else (:func:`phones_key`). Tokens are compared in constant time, and the database keeps only
+their hashes.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+
+from flask import current_app, request
+
+from .errors import ApiError
+from .models import XmsBackend
+from .models.records import Plan
+from .tokens import phones_key, token_matches
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is asking: the instructor, a learner with one plan, or nobody known."""
+
+    instructor: bool = False
+    plan: Plan | None = None
+
+    def may_use(self, plan_id: str | None) -> bool:
+        return self.instructor or (self.plan is not None and self.plan.id == plan_id)
+
+
+def _backend() -> XmsBackend:
+    found: XmsBackend = current_app.extensions["xms_backend"]
+    return found
+
+
+def _bearer() -> str | None:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def _named_plan() -> str | None:
+    """The plan a request names: ``?plan_id=``, or ``plan_id``/``service_plan_id`` in its body."""
+    named = request.args.get("plan_id")
+    if named is None and request.is_json:
+        body = request.get_json(silent=True)
+        if isinstance(body, dict):
+            named = body.get("plan_id") or body.get("service_plan_id")
+    return named if isinstance(named, str) else None
+
+
+def caller(*, phones_page: bool = False) -> Caller:
+    """Who sent this request. A learner's token must belong to the plan the request names (or,
+    when it names none, to exactly one plan)."""
+    token = _bearer()
+    instructor_token = current_app.config.get("XMS_INSTRUCTOR_TOKEN")
+    if phones_page and token is None and request.args.get("plan_id") is None:
+        token = request.args.get("key")  # the wall, opened in the instructor's browser
+    if token and instructor_token and hmac.compare_digest(token, instructor_token):
+        return Caller(instructor=True)
+    plans = _backend().plans
+    named = _named_plan()
+    if phones_page and token is None and named and request.args.get("key"):
+        plan = plans.find(named)
+        key = request.args.get("key", "")
+        if plan is not None and hmac.compare_digest(key, phones_key(plan.token)):
+            return Caller(plan=plan)
+        return Caller()
+    if token is None:
+        return Caller()
+    if named is not None:
+        plan = plans.find(named)
+        return Caller(plan=plan) if plan and token_matches(token, plan.token) else Caller()
+    return Caller(plan=plans.find_by_token(token))
+
+
+def unauthorized(what: str) -> ApiError:
+    return ApiError(
+        401,
+        "unauthorized",
+        f"{what} needs your plan's API token (Authorization: Bearer <token>, and plan_id=<your "
+        "plan>), or the instructor's token. The notebooks' helpers send it for you.",
+    )
+
+
+def require_plan(plan_id: str | None) -> Caller:
+    """The caller, when they may use ``plan_id``'s controls; 401 or 403 otherwise."""
+    who = caller()
+    if who.may_use(plan_id):
+        return who
+    if not who.instructor and who.plan is None:
+        raise unauthorized(f"Plan {plan_id!r}")
+    raise ApiError(
+        403, "forbidden", f"Only plan {plan_id!r}'s owner or the instructor may do this."
+    )
+
+
+def require_instructor(what: str) -> Caller:
+    """The caller, when it is the instructor; 401 or 403 otherwise."""
+    who = caller()
+    if who.instructor:
+        return who
+    if who.plan is None:
+        raise unauthorized(what)
+    raise ApiError(403, "forbidden", f"{what} is for the instructor only.")
+
+
+def require_someone(what: str) -> Caller:
+    """The caller, when they showed a plan's token or the instructor's; 401 otherwise."""
+    who = caller()
+    if who.instructor or who.plan is not None:
+        return who
+    raise unauthorized(what)
