@@ -130,7 +130,7 @@ def phones_key(token: str) -> str:
     '8a46a573'
     """
     stored = "sha256:" + hashlib.sha256(token.encode("utf-8")).hexdigest()
-    return hmac.new(stored.encode("utf-8"), b"phones page", hashlib.sha256).hexdigest()[:32]
+    return hmac.new(stored.encode("utf-8"), b"phones page", hashlib.sha256).hexdigest()[:24]
 
 
 def serves_sandbox(base_url: str | None) -> bool:

@@ -346,21 +346,32 @@ def run_shared_world(root: Path) -> World:
     database = root / "workshop.sqlite3"
     timing = ("--dispatch-after", "0.005", "--deliver-after", "0.02")  # as the embedded one
     log = root / "workshop-sandbox.log"
+    homes = {learner: learner_home(root, learner) for learner in LEARNERS}
     with SandboxProcess(free_port(), "--open", "--db", str(database), *timing, log=log) as server:
         runs = in_parallel(
             {
                 learner: lambda learner=learner: run_every_notebook(
                     "shared",
                     learner,
-                    learner_home(root, learner),
-                    kernel_env(SINCH_SANDBOX_URL=f"{server.url}/xms", SINCH_SANDBOX_PLAN=learner),
+                    homes[learner],
+                    kernel_env(
+                        SINCH_SANDBOX_URL=f"{server.url}/xms",
+                        SINCH_SANDBOX_PLAN=learner,
+                        # Each learner's own home keeps their random token, as on a hub.
+                        XDG_STATE_HOME=str(homes[learner] / "state"),
+                    ),
                 )
                 for learner in LEARNERS
             }
         )
         with contextlib.closing(read_only(database)) as db:
             facts = {
-                "tokens": {row["id"]: row["token"] for row in db.execute("SELECT * FROM plans")},
+                "plans": {row["id"] for row in db.execute("SELECT id FROM plans")},
+                "tokens": {
+                    learner: token_file.read_text(encoding="utf-8").strip()
+                    for learner, home in homes.items()
+                    for token_file in home.glob("state/sinch-sms-notebooks/shared-sandbox-*.token")
+                },
                 "owners": {
                     row["id"]: row["plan_id"]
                     for table in ("batches", "groups", "inbounds")
@@ -453,7 +464,7 @@ def run_restart_world(root: Path) -> World:
             "SELECT r.msisdn, b.id FROM recipients r JOIN batches b ON b.id = r.batch_id"
             " WHERE b.client_reference LIKE 'bulk-%'"
         ).fetchall()
-        tokens = {row["token"] for row in db.execute("SELECT token FROM plans")}
+    tokens = {Path(f"{database}.token").read_text(encoding="ascii").strip()}
     facts = {"bulk_rows": [tuple(r) for r in rows], "tokens": tokens, "catching": until.stop - 1}
     return World([crashed, resumed], facts)
 
@@ -549,7 +560,8 @@ def test_shared_sandbox_keeps_each_learner_to_their_own_plan(shared_world):
     """The plans are the learners' own, and every batch, group or inbound a learner's
     notebooks showed is in that learner's plan."""
     owners = shared_world.facts["owners"]
-    assert set(shared_world.facts["tokens"]) == set(LEARNERS)
+    assert shared_world.facts["plans"] == set(LEARNERS)
+    assert set(shared_world.facts["tokens"]) == set(LEARNERS)  # each kept their own token
     found = []
     for learner in LEARNERS:
         assert learner in owners.values(), f"{learner}'s plan holds nothing"

@@ -32,7 +32,7 @@ def phones_key(stored: str) -> str:
     stores for its token: the sandbox can check it, and the plan's owner, who knows the token,
     can work it out (``phones_key(token_hash(token))``).
 
-    >>> len(phones_key(token_hash("t")))
-    32
+    >>> len(phones_key(token_hash("t")))  # shorter than a token, so never mistaken for one
+    24
     """
-    return hmac.new(stored.encode("utf-8"), b"phones page", hashlib.sha256).hexdigest()[:32]
+    return hmac.new(stored.encode("utf-8"), b"phones page", hashlib.sha256).hexdigest()[:24]
