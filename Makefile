@@ -76,6 +76,7 @@ bench: bytecode
 	$(BIN)/python bench/sandbox_throughput.py
 	$(BIN)/python bench/recipients.py
 	$(BIN)/python bench/notebooks.py
+	$(BIN)/python bench/room.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
