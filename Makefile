@@ -10,7 +10,7 @@ BROWSER_STAMP := $(VENV)/.installed-browser
 # Jupyter refuses to run as root unless told; containers and CI often are root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test test-browser lint format typecheck deps sandbox notebooks bench bytecode clean
+.PHONY: lab test test-browser test-hub lint format typecheck deps sandbox notebooks bench bytecode clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed; set PYTHON=/path/to/python3.11")'
@@ -50,6 +50,21 @@ test: bytecode
 test-browser: bytecode $(BROWSER_STAMP)
 	$(BIN)/python -m pytest tests/browser -p no:cacheprovider
 
+# The room sandbox as a JupyterHub service, against a real Hub. JupyterHub gets a virtualenv of
+# its own (it is not a dependency of the notebooks) and its proxy comes from npm.
+HUB_VENV := .venv-hub
+HUB_STAMP := $(HUB_VENV)/.installed
+$(HUB_STAMP):
+	$(PYTHON) -m venv $(HUB_VENV)
+	$(HUB_VENV)/bin/python -m pip install --quiet "jupyterhub>=5,<7"
+	npm install --silent --no-audit --no-fund --prefix $(HUB_VENV)/proxy configurable-http-proxy@5
+	@touch $(HUB_STAMP)
+
+test-hub: bytecode $(HUB_STAMP)
+	XMS_TEST_JUPYTERHUB=$(CURDIR)/$(HUB_VENV)/bin/jupyterhub \
+	XMS_TEST_CHP=$(CURDIR)/$(HUB_VENV)/proxy/node_modules/.bin/configurable-http-proxy \
+		$(BIN)/python -m pytest tests/test_hub.py -p no:cacheprovider -rs
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
@@ -79,5 +94,5 @@ bench: bytecode
 	$(BIN)/python bench/room.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(HUB_VENV) .pytest_cache .ruff_cache .hypothesis
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -110,8 +110,16 @@ def shared_sandbox_plan(settings: Mapping[str, str], origin: str) -> tuple[str, 
     The plan is ``SINCH_SANDBOX_PLAN``, else the JupyterHub user name, else a random name kept
     for this user (on Binder and many hubs everyone is ``jovyan``, so the account name would
     put the whole room in one plan). The token is random, kept for this user and sandbox, and
-    never derived from the plan's name: the sandbox takes it as the plan's on first use.
+    never derived from the plan's name: the sandbox takes it as the plan's on first use. With
+    ``SINCH_SANDBOX_AUTH=jupyterhub`` (set by a Hub, see docs/jupyterhub.md) the plan is the
+    Hub user and the token the kernel's Hub API token, which the sandbox checks with the Hub.
     """
+    hub_user = first_setting(os.environ, "JUPYTERHUB_USER")
+    hub_token = first_setting(os.environ, "JUPYTERHUB_API_TOKEN")
+    # On a JupyterHub whose room sandbox is a Hub service, the Hub vouches for the learner: set
+    # by the Hub's spawner only, so a Hub token never goes to a sandbox the learner picked.
+    if first_setting(settings, "SINCH_SANDBOX_AUTH") == "jupyterhub" and hub_user and hub_token:
+        return hub_user, hub_token
     plan = (
         first_setting(settings, "SINCH_SANDBOX_PLAN")
         or first_setting(os.environ, "JUPYTERHUB_USER")

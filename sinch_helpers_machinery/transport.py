@@ -204,7 +204,11 @@ class XmsTransport:
             method=method,
             url=url,
             hint=f"Check your network and the {self.where} ({self.address_setting}); "
-            "for a sandbox, check that it is running (make sandbox).",
+            + (
+                "check that the room's sandbox is running (ask the instructor)."
+                if self.address_setting == "SINCH_SANDBOX_URL"
+                else "for a sandbox, check that it is running (make sandbox)."
+            ),
         )
 
     def api_error(self, answer: requests.Response, method: str, url: str) -> SmsApiError:
@@ -236,7 +240,8 @@ class XmsTransport:
             return (
                 f"The shared sandbox at {self.credentials.origin} (SINCH_SANDBOX_URL) keeps the "
                 f"token plan '{plan}' was first used with, and this is not it. Pick a plan name "
-                "of your own with SINCH_SANDBOX_PLAN, or ask the instructor to reset this one."
+                "of your own with SINCH_SANDBOX_PLAN (or the instructor can give this plan your "
+                "token)."
             )
         return hint_for(status, code, text, plan=plan, where=self.where, retries=self.retries)
 

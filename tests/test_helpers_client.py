@@ -180,7 +180,8 @@ def test_unreachable_server_is_a_connection_error_with_a_hint():
     )
     with pytest.raises(sh.ConnectionFailed) as error:
         dead.send_batch(["+447700900001"], "x", "Co")
-    assert "check that it is running" in error.value.hint
+    assert "is running" in error.value.hint
+    assert "SINCH_SANDBOX_URL" in error.value.hint  # a sandbox of its own: the setting named
 
 
 # ------------------------------------------------------------------ retries and safety

@@ -36,6 +36,7 @@ import secrets
 import shutil
 import signal
 import sqlite3
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -381,6 +382,9 @@ def run_shared_world(root: Path) -> World:
     return World([e for learner in LEARNERS for e in runs[learner]], facts)
 
 
+#: One in-process sandbox built at a time (see live_variant).
+BUILDING = threading.Lock()
+
 LIVE_VARIANTS: dict[str, dict[str, str]] = {
     "numbers-and-sender": {
         "SINCH_TEST_NUMBERS": ",".join(TEST_NUMBERS),
@@ -404,9 +408,10 @@ class RequestLog:
 
 def live_variant(root: Path, variant: str, secret: str) -> World:
     """Live mode against a sandbox that holds the plan's token and shows no controls."""
-    server = xms_sandbox.build(
-        plans={LIVE_PLAN: secret}, controls=False, timing=xms_sandbox.Timing(0, 0)
-    )
+    with BUILDING:  # CPython 3.11 can fail compiling Flask's routes in two threads at once
+        server = xms_sandbox.build(
+            plans={LIVE_PLAN: secret}, controls=False, timing=xms_sandbox.Timing(0, 0)
+        )
     # The sandbox keeps no request log of its own: wrap the WSGI app werkzeug is about to serve.
     log = RequestLog(server._server.app)
     server._server.app = log

@@ -20,7 +20,7 @@ def sync_tool():
     return module
 
 
-@pytest.mark.parametrize("name", ["requirements.txt", "environment.yml"])
+@pytest.mark.parametrize("name", ["requirements.txt", "environment.yml", "binder/requirements.txt"])
 def test_generated_dependency_files_are_up_to_date(name):
     wanted = sync_tool().OUTPUTS[name]()
     assert (ROOT / name).read_text(encoding="utf-8") == wanted, "run `make deps` and commit"
@@ -67,3 +67,14 @@ def test_pre_commit_runs_the_ruff_that_make_test_runs():
     assert ruff["rev"] == f"v{version('ruff')}", "bump .pre-commit-config.yaml with ruff"
     hooks = {hook["id"] for repo in config["repos"] for hook in repo["hooks"]}
     assert {"ruff-check", "ruff-format", "check-json", "check-yaml"} <= hooks
+
+
+def test_binder_installs_the_notebooks_needs_from_pyproject_and_nothing_more():
+    """binder/requirements.txt holds pyproject.toml's [project] dependencies and `lab` extra,
+    written as there, and nothing else (no test tools): a lean Binder image that cannot drift."""
+    groups = sync_tool().requirements()
+    lab = {item.replace(" ", "") for item in groups["run"] + groups["lab"]}
+    text = (ROOT / "binder" / "requirements.txt").read_text(encoding="utf-8")
+    listed = {line.split("#")[0].strip() for line in text.splitlines()} - {""}
+    assert listed <= lab, f"not in pyproject.toml's dependencies or `lab` extra: {listed - lab}"
+    assert lab <= listed, f"add to binder/requirements.txt as pyproject.toml has it: {lab - listed}"

@@ -116,6 +116,10 @@ def test_the_instructor_sees_the_wall_labelled_by_plan(victim, other_plan, instr
     assert other_plan.plan_id in wall
     only_b = instructor.get(url, params={"plan_id": other_plan.plan_id}, timeout=5).text
     assert "PIN 4821" not in only_b
+    in_a_browser = {"plan_id": other_plan.plan_id, "key": INSTRUCTOR}
+    narrowed = requests.get(url, params=in_a_browser, timeout=5)
+    assert narrowed.status_code == 200
+    assert "PIN 4821" not in narrowed.text
     plans = instructor.get(f"{victim.sandbox.url}/sandbox/plans", timeout=5).json()
     assert {victim.plan_id, other_plan.plan_id} <= {p["id"] for p in plans}
 

@@ -1,4 +1,5 @@
-"""Write requirements.txt and environment.yml from pyproject.toml, the one list of dependencies.
+"""Write requirements.txt, environment.yml and binder/requirements.txt from pyproject.toml, the
+one list of dependencies.
 
 ``make deps`` runs it after a change to pyproject.toml; ``tests/test_packaging.py`` fails when
 either file differs from what this script would write, so neither can drift by hand.
@@ -69,7 +70,22 @@ def environment_yml() -> str:
     return "\n".join(lines) + "\n"
 
 
-OUTPUTS = {"requirements.txt": requirements_txt, "environment.yml": environment_yml}
+def binder_requirements_txt() -> str:
+    groups = requirements()
+    lines = [
+        "# Generated from pyproject.toml by tools/sync_dependencies.py (make deps): do not edit.",
+        "# Binder (mybinder.org): only what the notebooks need in JupyterLab, without the test",
+        "# tools; binder/postBuild then installs the repository itself.",
+    ]
+    lines += [item.replace(" ", "") for item in groups["run"] + groups["lab"]]
+    return "\n".join(lines) + "\n"
+
+
+OUTPUTS = {
+    "requirements.txt": requirements_txt,
+    "environment.yml": environment_yml,
+    "binder/requirements.txt": binder_requirements_txt,
+}
 
 
 def main(check: bool) -> int:

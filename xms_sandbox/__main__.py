@@ -7,12 +7,31 @@ import logging
 import os
 import secrets
 import sys
+from collections.abc import Callable
 
+from . import hub
+from .callbacks import network_range
+from .http_server import ServerLimits
 from .lifecycle import Timing
 from .server import Sandbox, build
 
 PLANS_ENV = "XMS_SANDBOX_PLANS"
 INSTRUCTOR_ENV = "XMS_SANDBOX_INSTRUCTOR_TOKEN"
+
+
+def positive(kind: type[int] | type[float]) -> Callable[[str], float]:
+    """An argparse type: a number above zero (no threads, or no connections, serves nobody)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
+        return value
+
+    return parse
 
 
 def parse_plan(text: str) -> tuple[str, str]:
@@ -92,7 +111,68 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="N",
         help="each plan's request rate: above it the API answers 429",
     )
+    parser.add_argument(
+        "--allow-callbacks-to",
+        action="append",
+        type=network_range,
+        metavar="CIDR",
+        help="a private range callbacks may still reach (e.g. 10.0.0.0/8); repeatable. A shared "
+        "sandbox (--open, --jupyterhub-service, or --host beyond loopback) refuses loopback, "
+        "private and link-local callback URLs; giving this option turns that check on always",
+    )
+    _server_arguments(parser.add_argument_group("server (a whole room on one sandbox)"))
+    _hub_arguments(parser.add_argument_group("JupyterHub (see docs/jupyterhub.md)"))
     return parser.parse_args(argv)
+
+
+def _hub_arguments(group: argparse._ArgumentGroup) -> None:
+    group.add_argument(
+        "--jupyterhub-service",
+        action="store_true",
+        help="run as a JupyterHub-managed service: listen where the Hub says, under "
+        "/services/<name>/, and take Hub users' API tokens (their plan is their user name; Hub "
+        "admins are instructors)",
+    )
+    group.add_argument(
+        "--hub-instructor-group",
+        metavar="GROUP",
+        help="with --jupyterhub-service: members of this Hub group are instructors too",
+    )
+
+
+def _server_arguments(group: argparse._ArgumentGroup) -> None:
+    """Limits that keep one sandbox answering a room of learners (see ServerLimits)."""
+    limits = ServerLimits()
+    group.add_argument(
+        "--threads",
+        type=positive(int),
+        default=limits.threads,
+        metavar="N",
+        help=f"requests handled at once (default {limits.threads}; latency and timeout faults "
+        "hold one while they wait)",
+    )
+    group.add_argument(
+        "--connection-limit",
+        type=positive(int),
+        default=limits.connection_limit,
+        metavar="N",
+        help=f"open connections, idle ones included (default {limits.connection_limit})",
+    )
+    group.add_argument(
+        "--channel-timeout",
+        type=positive(float),
+        default=limits.channel_timeout,
+        metavar="SECONDS",
+        help="close a connection idle (or stuck halfway through a request) this long "
+        f"(default {limits.channel_timeout:g})",
+    )
+    group.add_argument(
+        "--max-request-bytes",
+        type=positive(int),
+        default=1024 * 1024,
+        metavar="N",
+        help="the largest request body; a larger one is refused (413) unread (default 1 MiB)",
+    )
 
 
 def _build(args: argparse.Namespace, plans: dict[str, str]) -> Sandbox:
@@ -114,6 +194,13 @@ def _build(args: argparse.Namespace, plans: dict[str, str]) -> Sandbox:
         log_requests=True,
         controls=args.controls,
         instructor_token=args.instructor_token,
+        max_request_bytes=args.max_request_bytes,
+        callback_allow=args.allow_callbacks_to or ([] if args.jupyterhub_service else None),
+        server_limits=ServerLimits(
+            threads=args.threads,
+            connection_limit=args.connection_limit,
+            channel_timeout=args.channel_timeout,
+        ),
     )
 
 
@@ -125,14 +212,28 @@ def main(argv: list[str] | None = None) -> int:
         args.instructor_token or os.environ.get(INSTRUCTOR_ENV) or secrets.token_urlsafe(18)
     )
     try:
+        service = hub.service_settings(os.environ) if args.jupyterhub_service else None
+    except hub.HubSetupError as error:
+        print(error, file=sys.stderr)
+        return 2
+    if service is not None:  # the proxy sends /services/<name>/... to the service's url
+        args.host, args.port = service.host, service.port
+    try:
         sandbox = _build(args, plans)
     except OSError as error:
         print(
             f"Cannot listen on {args.host}:{args.port} ({error.strerror}). Another sandbox "
-            "may be running: stop it, or choose another port with --port.",
+            "may be running: stop it, or choose a different port with --port.",
             file=sys.stderr,
         )
         return 2
+    if service is not None:
+        tokens = hub.HubTokens(
+            service.api_url, service.name, instructor_group=args.hub_instructor_group
+        )
+        hub.install(sandbox, tokens, service.prefix)
+        sandbox.url += service.prefix.rstrip("/")  # what is printed below
+        print(f"JupyterHub service {service.name!r}: Hub tokens checked at {service.api_url}")
     known = ", ".join(sorted({p.id for p in sandbox.backend.plans.all()})) or "none"
     print(f"XMS sandbox on {sandbox.url}/xms  (plans: {known}; database: {args.db})")
     if args.controls:
@@ -144,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print("No sandbox controls (--no-controls): only the API is served.  Stop with Ctrl-C.")
     try:
-        sandbox.serve_forever()  # werkzeug returns from here on Ctrl-C
+        sandbox.serve_forever()  # Ctrl-C raises KeyboardInterrupt out of the server's loop
     except KeyboardInterrupt:
         pass
     finally:

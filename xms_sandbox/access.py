@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from flask import current_app, request
 
 from .errors import ApiError
+from .hub import hub_caller
 from .models import XmsBackend
 from .models.records import Plan
 from .tokens import phones_key, token_matches
@@ -33,6 +34,11 @@ class Caller:
 
     def may_use(self, plan_id: str | None) -> bool:
         return self.instructor or (self.plan is not None and self.plan.id == plan_id)
+
+
+def _same(presented: str, expected: str) -> bool:
+    """Constant-time equality that also takes text with any characters (as bytes)."""
+    return hmac.compare_digest(presented.encode("utf-8"), expected.encode("utf-8"))
 
 
 def _backend() -> XmsBackend:
@@ -58,18 +64,29 @@ def _named_plan() -> str | None:
 def caller(*, phones_page: bool = False) -> Caller:
     """Who sent this request. A learner's token must belong to the plan the request names (or,
     when it names none, to exactly one plan)."""
+    who = _sandbox_caller(phones_page)
+    if who.instructor:
+        return who
+    by_hub = _hub_caller(phones_page)  # a Hub admin's token may also be their own plan's
+    return by_hub if by_hub and (by_hub.instructor or who.plan is None) else who
+
+
+def _sandbox_caller(phones_page: bool) -> Caller:
+    """Who sent this request, by the sandbox's own tokens (the instructor's, the plans')."""
     token = _bearer()
     instructor_token = current_app.config.get("XMS_INSTRUCTOR_TOKEN")
-    if phones_page and token is None and request.args.get("plan_id") is None:
-        token = request.args.get("key")  # the wall, opened in the instructor's browser
-    if token and instructor_token and hmac.compare_digest(token, instructor_token):
+    if phones_page and token is None:
+        key = request.args.get("key")  # the wall, opened in the instructor's browser?
+        if key and instructor_token and _same(key, instructor_token):
+            return Caller(instructor=True)
+    if token and instructor_token and _same(token, instructor_token):
         return Caller(instructor=True)
     plans = _backend().plans
     named = _named_plan()
     if phones_page and token is None and named and request.args.get("key"):
         plan = plans.find(named)
         key = request.args.get("key", "")
-        if plan is not None and hmac.compare_digest(key, phones_key(plan.token)):
+        if plan is not None and _same(key, phones_key(plan.token)):
             return Caller(plan=plan)
         return Caller()
     if token is None:
@@ -78,6 +95,17 @@ def caller(*, phones_page: bool = False) -> Caller:
         plan = plans.find(named)
         return Caller(plan=plan) if plan and token_matches(token, plan.token) else Caller()
     return Caller(plan=plans.find_by_token(token))
+
+
+# ---------------------------------------------------------------- JupyterHub tokens
+def _hub_caller(phones_page: bool) -> Caller | None:
+    """A JupyterHub API token, when the sandbox runs as a Hub service (:mod:`.hub`): a Hub admin
+    is the instructor, any other user the learner whose plan is their user name."""
+    token = _bearer()
+    if phones_page and token is None and request.args.get("plan_id") is None:
+        token = request.args.get("key")
+    found = hub_caller(token, _named_plan())
+    return Caller(instructor=found[0], plan=found[1]) if found else None
 
 
 def unauthorized(what: str) -> ApiError:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import socket
 import time
+from typing import Any
 
 from flask import Flask, Response, current_app, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
+from . import parsing
 from .errors import ApiError
 from .faults import FaultBox
 from .models import XmsBackend
@@ -19,7 +22,41 @@ from .sandbox_routes import sandbox
 
 log = logging.getLogger("xms_sandbox")
 
-_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 415: "unsupported_media_type"}
+_HTTP_CODES = {
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "request_entity_too_large",
+    415: "unsupported_media_type",
+    431: "request_header_fields_too_large",
+}
+#: Where the server puts the client's socket in the WSGI environ (for the ``drop`` fault):
+#: ours (:mod:`~xms_sandbox.http_server`), or werkzeug's for its development server.
+SOCKET_KEYS = ("xms.socket", "werkzeug.socket")
+# C0 and C1 control characters and DEL: a decoded path may hold them (``%0A``).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def error_code(status: int) -> str:
+    """The ``code`` of a JSON error body for an HTTP status the sandbox itself gives."""
+    return _HTTP_CODES.get(status, "bad_request" if status < 500 else "internal_error")
+
+
+def too_large_text(max_bytes: int) -> str:
+    return f"The request body is larger than the sandbox accepts ({max_bytes} bytes)."
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters escaped (``\\n``, ``\\x1b``), so that what a client
+    sends cannot start a line of its own in the log or colour a terminal."""
+    return _CONTROL.sub(lambda match: repr(match.group())[1:-1], text)
+
+
+class _RequestJSONProvider(DefaultJSONProvider):
+    """Flask's JSON, with request bodies read by :func:`parsing.json_document` (a 400, never a
+    crash, for JSON nested too deeply)."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        return parsing.json_document(s, **kwargs)
 
 
 def create_app(backend: XmsBackend, log_requests: bool = False, controls: bool = True) -> Flask:
@@ -29,8 +66,11 @@ def create_app(backend: XmsBackend, log_requests: bool = False, controls: bool =
     so that the server looks like the real API to a client that must not tell the difference.
     """
     app = Flask(__name__, static_folder=None)  # no static files: one route fewer to build
+    app.json = _RequestJSONProvider(app)
+    # A larger body is refused from its Content-Length (or as soon as a chunked one grows past
+    # it), before it is read: one learner's upload cannot fill the server's memory.
+    app.config["MAX_CONTENT_LENGTH"] = backend.config.max_request_bytes
     # Keep fields in the order responses builds them (as the API does) and text unescaped.
-    assert isinstance(app.json, DefaultJSONProvider)
     app.json.sort_keys = False
     app.json.ensure_ascii = False
     app.extensions["xms_backend"] = backend
@@ -57,8 +97,8 @@ def _log_request(response: Response) -> Response:
     elapsed = (time.perf_counter() - request.environ.get("xms.started", time.perf_counter())) * 1e3
     log.info(
         "%s %s %s %.1fms",
-        request.method,
-        request.full_path.rstrip("?"),
+        printable(request.method),
+        printable(request.full_path.rstrip("?")),
         response.status_code,
         elapsed,
     )
@@ -94,7 +134,7 @@ def _after_xms_request(response: Response) -> Response:
     if fault.kind == "timeout":
         time.sleep(fault.seconds)
         return response
-    connection = request.environ.get("werkzeug.socket")
+    connection = next((request.environ[k] for k in SOCKET_KEYS if k in request.environ), None)
     if connection is not None:
         # The work is done; the client never hears about it.
         with contextlib.suppress(OSError):
@@ -110,21 +150,21 @@ def _api_error(error: ApiError) -> Response:
 
 
 def _http_error(error: HTTPException) -> Response:
-    code = _HTTP_CODES.get(
-        error.code or 500, "bad_request" if (error.code or 500) < 500 else "internal_error"
-    )
+    code = error_code(error.code or 500)
     text = error.description or error.name
     if error.code == 404:
         text = f"No such resource: {request.method} {request.path}"
     elif error.code == 405:
         text = f"{request.method} is not allowed on {request.path}."
+    elif error.code == 413:
+        text = too_large_text(current_app.config["MAX_CONTENT_LENGTH"])
     response = jsonify({"code": code, "text": text})
     response.status_code = error.code or 500
     return response
 
 
 def _unexpected_error(error: Exception) -> Response:
-    log.exception("Unexpected error on %s %s", request.method, request.path)
+    log.exception("Unexpected error on %s %s", printable(request.method), printable(request.path))
     response = jsonify({"code": "internal_error", "text": f"Sandbox error: {error!r}"})
     response.status_code = 500
     return response

@@ -12,6 +12,10 @@ Faults are kept in this process's memory (they belong to one running server) and
 
 ``count`` says how many matching requests the fault hits; ``after`` lets that many matching
 requests through untouched first (``after=2`` breaks the third).
+
+A shared sandbox serves a whole room, so faults are bounded (:func:`~xms_sandbox.validation.fault`
+checks them): ``status`` 400 to 599, ``seconds`` at most 30 (a waiting fault holds one of the
+server's threads), ``count`` and ``after`` at most 1000, and at most 100 waiting per plan.
 """
 
 from __future__ import annotations
@@ -25,6 +29,9 @@ from dataclasses import dataclass, field
 from .errors import ApiError
 
 KINDS = ("status", "latency", "timeout", "drop")
+#: Faults one plan (or the whole room, for faults aimed at no plan) may have waiting: each is
+#: kept in memory and checked on every request, so a loop that adds faults must not grow them.
+MAX_PENDING_PER_PLAN = 100
 
 
 @dataclass
@@ -63,7 +70,16 @@ class FaultBox:
         self._buckets: dict[str, _Bucket] = {}
 
     def add(self, fault: Fault) -> Fault:
+        """Keep ``fault`` until it has fired; 400 when its plan has too many waiting."""
         with self._lock:
+            waiting = sum(1 for f in self._faults if f.plan_id == fault.plan_id)
+            if waiting >= MAX_PENDING_PER_PLAN:
+                raise ApiError(
+                    400,
+                    "syntax_constraint_violation",
+                    f"{waiting} faults are already waiting for this plan; clear them "
+                    "(DELETE /sandbox/faults?plan_id=...) before adding more.",
+                )
             fault.id = next(self._ids)
             self._faults.append(fault)
         return fault

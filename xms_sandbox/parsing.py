@@ -6,14 +6,18 @@ none (UTC), or a plain date; lists either comma-separated or as repeated paramet
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
-from typing import Protocol
+from typing import Any, Protocol
 
 from .errors import ApiError, invalid_format
 from .timeutil import parse_time
 
 DEFAULT_PAGE_SIZE = 30
 MAX_PAGE_SIZE = 100
+#: No request the API takes nests deeper than a few levels; far deeper JSON only costs memory
+#: and, past Python's recursion limit, would crash the parser.
+MAX_JSON_DEPTH = 32
 
 
 class MultiDict(Protocol):
@@ -87,3 +91,43 @@ def codes(query: MultiDict, name: str = "code") -> set[int]:
         except ValueError:
             raise invalid_format(name, raw, "a delivery code (an integer)") from None
     return result
+
+
+def _too_deep() -> ApiError:
+    return ApiError(
+        400,
+        "syntax_invalid_json",
+        f"The request body is nested more than {MAX_JSON_DEPTH} levels deep.",
+    )
+
+
+def json_depth(value: Any) -> int:
+    """How deeply arrays and objects nest (``1`` for ``[]``, ``0`` for a number), without
+    recursion, so that no document can exhaust the stack while it is measured."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return deepest
+
+
+def json_document(text: str | bytes, **options: Any) -> Any:
+    """``json.loads`` for request bodies: 400 (not a crash) for JSON nested too deeply."""
+    try:
+        value = json.loads(text, **options)
+    except RecursionError:
+        raise _too_deep() from None
+    # Counting brackets is fast C code: most bodies have too few to nest too deeply at all.
+    if _brackets(text) > MAX_JSON_DEPTH and json_depth(value) > MAX_JSON_DEPTH:
+        raise _too_deep()
+    return value
+
+
+def _brackets(text: str | bytes) -> int:
+    if isinstance(text, bytes):
+        return text.count(b"[") + text.count(b"{")
+    return text.count("[") + text.count("{")

@@ -16,6 +16,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from . import parsing, responses, validation
 from .errors import ApiError, invalid_format
 from .faults import enforce_request_rate
+from .hub import hub_plan
 from .models import XmsBackend
 from .models.batches import BatchStore
 from .models.groups import GroupStore
@@ -65,7 +66,8 @@ def authenticate(_endpoint: str | None, values: dict[str, Any] | None) -> None:
     header = request.headers.get("Authorization", "")
     scheme, _, credentials = header.partition(" ")
     token = credentials.strip() if scheme.lower() == "bearer" and credentials.strip() else None
-    g.plan = backend().plans.authenticate(plan_id, token)
+    # A JupyterHub API token opens its user's plan when the sandbox is a Hub service (.hub).
+    g.plan = hub_plan(plan_id, token) or backend().plans.authenticate(plan_id, token)
     faults = current_app.extensions["xms_faults"]
     enforce_request_rate(faults, g.plan.id, g.plan.settings.get("requests_per_second"))
 

@@ -13,8 +13,8 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 
 from . import parsing, responses, validation
 from .access import Caller, caller, require_instructor, require_plan, require_someone, unauthorized
-from .errors import ApiError, constraint
-from .faults import KINDS, Fault, FaultBox
+from .errors import constraint
+from .faults import FaultBox
 from .models import XmsBackend
 from .models.records import Plan
 from .msisdn import normalize_sender
@@ -27,15 +27,6 @@ def display_number(value: str | None) -> str:
     """Bare international digits shown with their ``+``; names and short codes as they are."""
     value = value or ""
     return f"+{value}" if value.isdigit() and len(value) > 6 else value
-
-
-PLAN_SETTINGS = (
-    "callback_url",
-    "mo_callback_url",
-    "default_originator",
-    "messages_per_second",
-    "requests_per_second",
-)
 
 
 def backend() -> XmsBackend:
@@ -81,10 +72,7 @@ def list_plans() -> Response:
 
 
 def _settings(body: dict[str, Any]) -> dict[str, Any]:
-    unknown = set(body) - set(PLAN_SETTINGS) - {"id", "token"}
-    if unknown:
-        raise constraint(sorted(unknown)[0], f"is not a plan setting ({', '.join(PLAN_SETTINGS)})")
-    return {key: body[key] for key in PLAN_SETTINGS if key in body}
+    return validation.plan_settings(body)
 
 
 @sandbox.post("/plans")
@@ -128,28 +116,7 @@ def add_fault() -> tuple[Response, int]:
         require_instructor("A fault for every plan")
     else:
         require_plan(aimed_at if isinstance(aimed_at, str) else repr(aimed_at))
-    kind = body.get("kind")
-    if kind not in KINDS:
-        raise constraint("kind", f"must be one of {', '.join(KINDS)}")
-    try:
-        fault = Fault(
-            kind=kind,
-            count=int(body.get("count", 1)),
-            status=int(body.get("status", 503)),
-            seconds=float(body.get("seconds", 0)),
-            method=body.get("method"),
-            path=body.get("path"),
-            plan_id=body.get("plan_id"),
-            after=int(body.get("after", 0)),
-        )
-    except (TypeError, ValueError):
-        raise ApiError(
-            400,
-            "syntax_invalid_parameter_format",
-            "'count', 'status', 'seconds' and 'after' must be numbers.",
-        ) from None
-    if fault.count < 1 or fault.after < 0 or fault.seconds < 0:
-        raise constraint("count", "must be at least 1 (and 'after', 'seconds' not negative)")
+    fault = validation.fault(body)
     return jsonify(responses.fault(faults().add(fault))), 201
 
 
@@ -245,3 +212,7 @@ def phones(number: str | None = None) -> str:
         screens.append({"number": n, "messages": messages, "plans": labels})
     embed = parsing.boolean(request.args, "embed")
     return render_template("phones.html", screens=screens, embed=embed, wall=who.instructor)
+
+
+# Last: these modules add their routes to the blueprint above.
+from . import callback_inbox  # noqa: E402, F401

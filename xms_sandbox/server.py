@@ -7,11 +7,10 @@ import os
 import threading
 from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, make_server
-
 from . import responses
 from .app import create_app
-from .callbacks import CallbackWorker
+from .callbacks import CallbackWorker, callback_policy
+from .http_server import HttpServer, ServerLimits
 from .lifecycle import Timing
 from .models import SandboxConfig, XmsBackend
 from .storage import Storage
@@ -20,15 +19,12 @@ from .storage import Storage
 class Sandbox:
     """A running sandbox: ``.url`` to talk to, ``.stop()`` (or ``with``) to end it."""
 
-    def __init__(self, server: BaseWSGIServer, backend: XmsBackend, worker: CallbackWorker) -> None:
+    def __init__(self, server: HttpServer, backend: XmsBackend, worker: CallbackWorker) -> None:
         self._server = server
         self.backend = backend
         self._worker = worker
         self._thread: threading.Thread | None = None
-        host, port = server.server_address[:2]
-        # An internet address, so the host is text (bytes belong to AF_UNIX sockets).
-        self.host: str = host if isinstance(host, str) else host.decode()
-        self.port: int = port
+        self.host, self.port = server.server_address
         self.url = f"http://{self.host}:{self.port}"
 
     @property
@@ -87,6 +83,9 @@ def build(
     log_requests: bool = False,
     controls: bool = True,
     instructor_token: str | None = None,
+    max_request_bytes: int = 1024 * 1024,
+    server_limits: ServerLimits | None = None,
+    callback_allow: list[str] | None = None,
 ) -> Sandbox:
     """Create (but do not start) a sandbox server bound to ``host:port`` (0 = a free port).
 
@@ -94,6 +93,11 @@ def build(
     faults, phones), so nothing tells a client that this is not the real Sinch API.
     ``instructor_token`` opens every plan's controls (see :mod:`~xms_sandbox.access`); without
     one, each plan's controls open only with that plan's own token.
+    ``max_request_bytes`` is the largest request body (a larger one is a 413, never read);
+    ``server_limits`` sets threads, connections and timeouts (:class:`ServerLimits`).
+    ``callback_allow`` lists the non-public ranges (CIDRs) callbacks may still reach when the
+    sandbox is shared (``open_plans``, or a ``host`` beyond loopback; giving it makes any sandbox
+    shared); see :mod:`~xms_sandbox.callbacks`. A sandbox for one learner posts anywhere.
     """
     config = SandboxConfig(
         timing=timing or Timing(),
@@ -101,16 +105,19 @@ def build(
         callback_retry_base=callback_retry_base,
         callback_max_attempts=callback_max_attempts,
         plan_defaults=dict(plan_defaults or {}),
+        max_request_bytes=max_request_bytes,
+        callback_allow=callback_policy(callback_allow, open_plans, host),
     )
     # The outbox stores callback payloads as posted; rendering them is responses' job.
     backend = XmsBackend(Storage(db), config, render_callback=responses.callback_body)
     for plan_id, token in (plans or {}).items():
         backend.plans.add(plan_id, token)
-    # Our own one-line request log replaces werkzeug's (which colours its lines).
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    # Our own one-line request log says what waitress would say at INFO (a dropped client).
+    logging.getLogger("waitress").setLevel(logging.WARNING)
     app = create_app(backend, log_requests, controls)
     app.config["XMS_INSTRUCTOR_TOKEN"] = instructor_token
-    server = make_server(host, port, app, threaded=True)
+    limits = server_limits or ServerLimits()
+    server = HttpServer(host, port, app, limits, config.max_request_bytes)
     return Sandbox(server, backend, CallbackWorker(backend))
 
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 import re
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import ApiError, constraint, invalid_format
+from .faults import KINDS, Fault
 from .msisdn import normalize_msisdn, normalize_sender
 from .substitution import DEFAULT, VALID_KEY
 from .timeutil import parse_time
@@ -392,3 +394,118 @@ def tags_replace(body: Any) -> list[str]:
     body = require_object(body)
     items = _list(body.get("tags") or [], "tags", 0, 1000)
     return [_string(t, f"tags[{i}]", 128) for i, t in enumerate(items)]
+
+
+# The sandbox's own controls: faults and plan settings. A shared sandbox serves a whole room, so
+# a setting or fault that could not work (a rate of 1e308, a 99 status, a method that is not
+# text) is refused here with a 400 naming it, rather than breaking requests later.
+
+MAX_FAULT_SECONDS = 30.0  # a worker thread waits this long: keep it short for the others
+MAX_FAULT_COUNT = 1000
+MAX_RATE = 10_000.0
+MAX_PLAN_ID = 256
+MAX_ORIGINATOR = 128
+HTTP_METHOD = re.compile(r"[A-Za-z]{1,16}")
+FAULT_FIELDS = ("kind", "status", "seconds", "count", "after", "method", "path", "plan_id")
+PLAN_SETTINGS = (
+    "callback_url",
+    "mo_callback_url",
+    "default_originator",
+    "messages_per_second",
+    "requests_per_second",
+)
+
+
+def _number(value: Any, field: str, low: float, high: float) -> int | float:
+    """A finite JSON number from ``low`` to ``high``, as given (booleans are not numbers here)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise invalid_format(field, value, "a number")
+    if not math.isfinite(value) or not low <= value <= high:
+        raise constraint(field, f"must be from {low:g} to {high:g}; it is {value}")
+    return value
+
+
+def _optional_text(value: Any, field: str, max_length: int) -> str | None:
+    """A non-empty string, or None (null or absent) for "any"."""
+    if value is None:
+        return None
+    text = _string(value, field, max_length)
+    if not text:
+        raise constraint(field, "must not be empty (leave it out, or null, for any)")
+    return text
+
+
+def _fault_method(value: Any) -> str | None:
+    method = _optional_text(value, "method", 16)
+    if method is not None and not HTTP_METHOD.fullmatch(method):
+        raise invalid_format("method", method, "an HTTP method such as GET or POST")
+    return method.upper() if method is not None else None
+
+
+def _reject_unknown(
+    body: dict[str, Any], known: tuple[str, ...], what: str, also: tuple[str, ...] = ()
+) -> None:
+    """400 for the first field that is neither ``known`` (listed in the error) nor ``also``."""
+    unknown = sorted(set(body) - set(known) - set(also))
+    if unknown:
+        raise constraint(unknown[0], f"is not {what} ({', '.join(known)})")
+
+
+def fault(body: Any) -> Fault:
+    """A ``POST /sandbox/faults`` body as a :class:`~xms_sandbox.faults.Fault`.
+
+    ``status`` must be an error (400 to 599): a fault answers without doing the work, so a
+    success or redirect would tell the client something false, and 1xx is not an answer at all.
+    """
+    body = require_object(body)
+    _reject_unknown(body, FAULT_FIELDS, "a fault field")
+    kind = body.get("kind")
+    if kind not in KINDS:
+        raise constraint("kind", f"must be one of {', '.join(KINDS)}")
+    return Fault(
+        kind=kind,
+        count=_integer(body.get("count", 1), "count", 1, MAX_FAULT_COUNT),
+        status=_integer(body.get("status", 503), "status", 400, 599),
+        seconds=float(_number(body.get("seconds", 0), "seconds", 0, MAX_FAULT_SECONDS)),
+        method=_fault_method(body.get("method")),
+        path=_optional_text(body.get("path"), "path", MAX_URL),
+        plan_id=_optional_text(body.get("plan_id"), "plan_id", MAX_PLAN_ID),
+        after=_integer(body.get("after", 0), "after", 0, MAX_FAULT_COUNT),
+    )
+
+
+def _rate(value: Any, field: str) -> int | float:
+    rate = _number(value, field, 0, MAX_RATE)
+    if rate <= 0:
+        raise constraint(field, "must be more than 0 (or null for no limit)")
+    return rate
+
+
+def _originator(value: Any, field: str) -> str:
+    text = _string(value, field, MAX_ORIGINATOR)
+    if not text.strip():
+        raise constraint(field, "must not be empty (null removes it)")
+    return text
+
+
+_PLAN_SETTING_READERS: dict[str, Callable[[Any, str], Any]] = {
+    "callback_url": _url,
+    "mo_callback_url": _url,
+    "default_originator": _originator,
+    "messages_per_second": _rate,
+    "requests_per_second": _rate,
+}
+
+
+def plan_settings(body: Any) -> dict[str, Any]:
+    """The plan settings a plan body carries, checked; ``null`` stays None (it removes one).
+
+    ``id`` and ``token`` may come along (creating a plan); anything else is refused by name.
+    """
+    body = require_object(body)
+    _reject_unknown(body, PLAN_SETTINGS, "a plan setting", also=("id", "token"))
+    return {
+        key: None if body[key] is None else _PLAN_SETTING_READERS[key](body[key], key)
+        for key in PLAN_SETTINGS
+        if key in body
+    }
