@@ -12,6 +12,7 @@ import hmac
 import os
 import secrets
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -252,6 +253,29 @@ class SandboxControls:
             params={"numbers": ",".join(numbers), "embed": "true", "plan_id": self.plan_id},
         )
         return HTML(page)
+
+    @property
+    def inbox_url(self) -> str:
+        """A ``callback_url`` inside the sandbox itself: callbacks land in this plan's inbox,
+        which works even where the sandbox cannot reach your kernel (a shared sandbox)."""
+        return f"{self.url}/sandbox/inbox/{segment(self.plan_id)}"
+
+    def inbox(
+        self, batch_id: str | None = None, at_least: int = 0, timeout: float = 10.0
+    ) -> pd.DataFrame:
+        """The callbacks that reached this plan's inbox (only ``batch_id``'s when given), newest
+        first: when each arrived, and the JSON the API posted (``type``, ``batch_id``,
+        ``recipient``, ``status``, ``code``). Callbacks follow the messages by a moment:
+        ``at_least`` waits, up to ``timeout`` seconds, until that many are there."""
+        deadline = time.monotonic() + timeout
+        while True:
+            entries = self._request("GET", f"/inbox/{segment(self.plan_id)}")
+            rows = [{"received_at": e["received_at"], **e["body"]} for e in entries]
+            rows = [r for r in rows if batch_id is None or r.get("batch_id") == batch_id]
+            if len(rows) >= at_least or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        return frame(rows, ["received_at", "type", "batch_id", "recipient", "status", "code"])
 
     def outcomes(self) -> pd.DataFrame:
         """How the sandbox ends messages to each range of fictional numbers."""

@@ -265,3 +265,16 @@ def test_a_live_client_has_no_sandbox_controls(client):
     assert live.mode == "live"
     assert client.sandbox is not None
     assert client.mode == "sandbox"
+
+
+def test_callbacks_reach_the_plans_inbox_in_the_sandbox(client):
+    batch = client.send_batch(
+        ["+447700900001", "+447700900512"],
+        "Hi",
+        "Co",
+        delivery_report="per_recipient_final",
+        callback_url=client.sandbox.inbox_url,
+    )
+    arrived = client.sandbox.inbox(batch_id=batch.id, at_least=2)
+    assert sorted(arrived["status"]) == ["Delivered", "Failed"]
+    assert set(arrived["batch_id"]) == {batch.id}
