@@ -9,7 +9,10 @@ from __future__ import annotations
 import random
 
 from sinch_helpers_machinery import api_facts
+from sinch_helpers_machinery.sandbox_controls import phones_key as printed
 from xms_sandbox import lifecycle, substitution, validation
+from xms_sandbox.tokens import phones_key as accepted
+from xms_sandbox.tokens import token_hash
 
 
 def test_final_statuses_agree():
@@ -45,3 +48,9 @@ def test_real_looking_numbers_are_not_fictional():
     for _ in range(200):
         number = f"+4670{rng.randrange(10**7):07d}"
         assert not api_facts.FICTIONAL.fullmatch(number)
+
+
+def test_the_phones_key_the_helpers_print_is_the_one_the_sandbox_accepts():
+    """Written twice on purpose (the helpers never import the sandbox): they must agree."""
+    for token in ("t", "0123456789abcdef0123456789abcdef", "jupyterhub-token-éü"):
+        assert printed(token) == accepted(token_hash(token))

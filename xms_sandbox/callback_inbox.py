@@ -10,7 +10,8 @@ a plan may set its ``callback_url`` (or a batch's, or ``mo_callback_url``) to
   route is for anything else that posts). The plan must exist; the last 500 entries are kept.
 * ``GET /sandbox/inbox/<plan_id>`` lists them, newest first (``?limit=``, default 100), for the
   plan's owner or the instructor.
-* ``DELETE /sandbox/inbox/<plan_id>`` empties it; the instructor's reset empties every one.
+* ``DELETE /sandbox/inbox/<plan_id>`` empties it; the instructor's reset (``Storage.reset``)
+  empties every one.
 
 **The check at send time.** A shared sandbox refuses callback URLs it would not post to (see
 :mod:`~xms_sandbox.callbacks`): a batch's ``callback_url`` (send, replace, update) and a plan's
@@ -144,12 +145,3 @@ def clear_inbox(plan_id: str) -> Response:
     require_plan(plan_id)
     inbox().clear(plan_id)
     return jsonify([])
-
-
-@sandbox.after_request
-def forget_inboxes_on_reset(response: Response) -> Response:
-    """The instructor's reset forgets every callback, so every inbox too (the inbox's table is
-    its own, which :meth:`Storage.reset` does not know)."""
-    if request.endpoint == "sandbox.reset" and response.status_code == 200:
-        inbox().clear()
-    return response

@@ -91,6 +91,13 @@ CREATE TABLE IF NOT EXISTS outbox (
     last_error TEXT
 );
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox (state, next_at);
+CREATE TABLE IF NOT EXISTS callback_inbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    plan_id TEXT NOT NULL,
+    received_at REAL NOT NULL,
+    payload TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS callback_inbox_by_plan ON callback_inbox (plan_id, id);
 """
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -167,7 +174,7 @@ class Storage:
         """Forget everything but the plans (their tokens and settings): a fresh room."""
         with self.write() as db:
             tables = ("recipients", "batches", "group_members", "groups", "inbounds", "feedback")
-            for table in (*tables, "outbox"):
+            for table in (*tables, "outbox", "callback_inbox"):
                 db.execute(f"DELETE FROM {table}")  # our own table names, never input
             db.execute("UPDATE plans SET queue_tail = 0")
 

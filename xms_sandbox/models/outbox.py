@@ -317,16 +317,6 @@ def by_plan(callbacks: list[Callback]) -> dict[str, list[Callback]]:
 
 
 # ---------------------------------------------------------------------- the inbox
-_INBOX_SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS callback_inbox ("
-    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
-    " plan_id TEXT NOT NULL,"
-    " received_at REAL NOT NULL,"
-    " payload TEXT NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS callback_inbox_by_plan ON callback_inbox (plan_id, id)",
-)
-
-
 @dataclass(frozen=True)
 class InboxEntry:
     """A callback that arrived in a plan's inbox: its JSON object and when it came."""
@@ -343,16 +333,14 @@ class CallbackInbox:
     Invented by the sandbox (Sinch posts only to your own server). A notebook on a shared
     sandbox cannot receive callbacks itself (the sandbox cannot reach the learner's kernel), so
     the plan points its callback URL at its inbox and reads what arrived. Only the last
-    :data:`INBOX_SIZE` entries of each plan are kept. The table is this class's own: it is made
-    on first use, so a database from before the inbox simply gains it.
+    :data:`INBOX_SIZE` entries of each plan are kept; the table (``callback_inbox``) is in
+    :mod:`~xms_sandbox.storage`'s schema, so a reset empties it with everything else.
     """
 
     def __init__(self, storage: Storage, clock: Clock, size: int = INBOX_SIZE) -> None:
         self.storage = storage
         self.clock = clock
         self.size = size
-        for statement in _INBOX_SCHEMA:
-            self.storage.query(statement)
 
     def keep(self, plan_id: str, body: Mapping[str, Any]) -> None:
         """Store ``body`` as arrived now, and forget what falls beyond the last ``size``."""
