@@ -2,8 +2,9 @@
 
 Starts ``python -m xms_sandbox --open`` in its own process on loopback (a temporary database
 file, realistic timing), then LEARNERS simulated learners start at the same moment, each in its
-own thread with its own ``requests.Session`` and its own plan (created on first use, with
-``--open``, with the random token it came with), and each does what notebooks 04 and 07 do:
+own ``requests.Session``, its own plan (created on first use, with ``--open``, with the random
+token it came with) and, as on a JupyterHub, its own kernel process; each does what notebooks
+04 and 07 do:
 
 - 04: a personalised batch (``${name}``) to 6 recipients, then polls its delivery report
   (first pause 25 ms, doubling up to 2 s, as ``wait_for_delivery`` does) until all are final;
@@ -20,17 +21,20 @@ third send nothing, a third half the headers, a third the headers and the first 
 body), and while they are open a smaller round of IDLE_LEARNERS learners; it prints the same
 figures, whether every learner finished, and so whether the idle connections stopped anyone.
 
-Only the ``/xms/...`` API is used. The learners' threads run on the same machine as the
-sandbox and share its cores, so the latencies include some of the client's own waiting.
-Options (environment): BENCH_LEARNERS (100), BENCH_IDLE (400), BENCH_IDLE_LEARNERS (20),
-BENCH_DISPATCH_AFTER (0.005), BENCH_DELIVER_AFTER (0.02), BENCH_TIMEOUT (30, seconds per
-request), BENCH_STAGGER (0: every learner starts at the same moment, the worst case; N: their
-starts spread evenly over N seconds). Run: ``.venv/bin/python bench/room.py``.
+Only the ``/xms/...`` API is used. The learners' kernels run on the same machine as the
+sandbox and share its cores, as a one-machine JupyterHub's do, so the latencies include some of
+their own waiting. Options (environment): BENCH_LEARNERS (100), BENCH_KERNELS (0: a process
+per learner; N: the learners spread over N processes, as threads), BENCH_IDLE (400),
+BENCH_IDLE_LEARNERS (20), BENCH_DISPATCH_AFTER (0.005), BENCH_DELIVER_AFTER (0.02),
+BENCH_TIMEOUT (30, seconds per request), BENCH_STAGGER (0: every learner starts at the same
+moment, the worst case; N: their starts spread evenly over N seconds).
+Run: ``.venv/bin/python bench/room.py``.
 """
 
 from __future__ import annotations
 
 import math
+import multiprocessing
 import os
 import secrets
 import signal
@@ -42,7 +46,11 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Barrier
+from multiprocessing.synchronize import Event as Stop
 from pathlib import Path
+from typing import NamedTuple
 
 import requests
 
@@ -53,6 +61,11 @@ DISPATCH_AFTER = os.environ.get("BENCH_DISPATCH_AFTER", "0.005")
 DELIVER_AFTER = os.environ.get("BENCH_DELIVER_AFTER", "0.02")
 TIMEOUT = float(os.environ.get("BENCH_TIMEOUT", 30))
 STAGGER = float(os.environ.get("BENCH_STAGGER", 0))
+KERNELS = int(os.environ.get("BENCH_KERNELS", 0))  # 0: one per learner, as on a JupyterHub
+# fork where there is one: a hundred kernels start in a moment and share the parent's pages.
+CONTEXT = multiprocessing.get_context(
+    "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+)
 WAIT = 60.0  # how long a learner waits for a batch's recipients to be final, as notebook 07
 AIM_MS = 250.0
 
@@ -108,7 +121,7 @@ class Learner:
     """One learner's session, plan and timings; ``run`` does notebooks 04 and 07."""
 
     base: str
-    stop: threading.Event
+    stop: Stop
     plan: str = field(default_factory=lambda: f"room-{secrets.token_hex(4)}")
     samples: list[tuple[str, float]] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)
@@ -217,42 +230,76 @@ class Learner:
         return found
 
 
+class Seen(NamedTuple):
+    """What one learner saw, sent back from its kernel process."""
+
+    samples: list[tuple[str, float]]
+    errors: list[tuple[str, str]]
+    server: str | None
+    finished: bool
+
+
 def percentile(ordered: list[float], share: float) -> float:
     """Nearest rank: the smallest value with at least ``share`` of the values at or below it."""
     return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
 
 
-def run_round(
-    base: str, count: int, stop: threading.Event, pid: int
-) -> tuple[list[Learner], float, str]:
-    """``count`` learners started at once; they, the wall time and the CPU used once all ended."""
-    learners = [Learner(base, stop) for _ in range(count)]
-    gate = threading.Barrier(count + 1)
+def kernel(base: str, delays: list[float], stop: Stop, gate: Barrier, results: Queue) -> None:
+    """A kernel process running one learner per delay (each starting that many seconds after
+    the gate opens); puts what each saw and the process's CPU time into ``results``."""
+    learners = [Learner(base, stop) for _ in delays]
 
-    def learn(index: int, learner: Learner) -> None:
-        gate.wait()
-        time.sleep(STAGGER * index / count)
+    def learn(delay: float, learner: Learner) -> None:
+        time.sleep(delay)
         learner.run()
 
     threads = [
-        threading.Thread(target=learn, args=(index, learner), daemon=True)
-        for index, learner in enumerate(learners)
+        threading.Thread(target=learn, args=pair, daemon=True)
+        for pair in zip(delays, learners, strict=True)
     ]
+    gate.wait()
+    started = time.process_time()
     for thread in threads:
         thread.start()
-    server_cpu, client_cpu = cpu_seconds(pid), time.process_time()
-    gate.wait()
-    started = time.perf_counter()
     for thread in threads:
         thread.join()
+    outcome = [(one.samples, one.errors, one.server, one.finished) for one in learners]
+    results.put((outcome, time.process_time() - started))
+
+
+def run_round(base: str, count: int, stop: Stop, pid: int) -> tuple[list[Seen], float, str]:
+    """``count`` learners on KERNELS processes, started together (or spread over STAGGER s);
+    records of what each saw, the wall time and the CPU used, once all ended."""
+    kernels = max(1, min(KERNELS or count, count))
+    delays = [STAGGER * index / count for index in range(count)]
+    gate = CONTEXT.Barrier(kernels + 1)
+    results: Queue = CONTEXT.Queue()
+    processes = [
+        CONTEXT.Process(target=kernel, args=(base, delays[k::kernels], stop, gate, results))
+        for k in range(kernels)
+    ]
+    for process in processes:
+        process.start()
+    server_cpu = cpu_seconds(pid)
+    gate.wait()
+    started = time.perf_counter()
+    learners: list[Learner] = []
+    client_cpu = 0.0
+    for _ in processes:
+        outcome, used_cpu = results.get()
+        client_cpu += used_cpu
+        for samples, errors, server, finished in outcome:
+            learners.append(Seen(samples, errors, server, finished))
     wall = time.perf_counter() - started
     ended = cpu_seconds(pid)
+    for process in processes:
+        process.join()
     used = f"{ended - server_cpu:.1f}" if ended is not None and server_cpu is not None else "?"
-    cpu = f"CPU: sandbox {used} s, learners {time.process_time() - client_cpu:.1f} s"
+    cpu = f"CPU: sandbox {used} s, learners' kernels {client_cpu:.1f} s"
     return learners, wall, cpu
 
 
-def report(title: str, learners: list[Learner], wall: float, cpu: str, pid: int) -> bool:
+def report(title: str, learners: list[Seen], wall: float, cpu: str, pid: int) -> bool:
     """Print the round's figures; True when every learner finished without an error."""
     by_kind: dict[str, list[float]] = {kind: [] for kind in KINDS}
     errors: Counter[str] = Counter()
@@ -375,7 +422,7 @@ def stop_sandbox(server: subprocess.Popen) -> None:
             server.wait()
 
 
-def idle_phase(port: int, stop: threading.Event, pid: int, idle: list[socket.socket]) -> None:
+def idle_phase(port: int, stop: Stop, pid: int, idle: list[socket.socket]) -> None:
     """Open the idle connections (into ``idle``, which the caller closes), run a round beside."""
     failed = open_idle("127.0.0.1", port, IDLE, idle)
     time.sleep(0.5)  # let the server accept them all
@@ -409,7 +456,7 @@ def main() -> int:
     # A polite kill runs the clean-up below as Ctrl-C does.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     port = free_port()
-    stop = threading.Event()
+    stop = CONTEXT.Event()
     idle: list[socket.socket] = []
     with tempfile.TemporaryDirectory(prefix="bench-room-") as folder:
         server = start_sandbox(Path(folder), port)
@@ -417,7 +464,8 @@ def main() -> int:
             print(
                 f"sandbox pid {server.pid} on http://127.0.0.1:{port} (--open, database file, "
                 f"dispatch after {DISPATCH_AFTER} s, deliver after {DELIVER_AFTER} s); "
-                "client: threads + requests"
+                "learners: requests, "
+                + (f"in {KERNELS} kernel processes" if KERNELS else "a kernel process each")
             )
             start = f"spread over {STAGGER:g} s" if STAGGER else "all at the same moment"
             print(

@@ -9,6 +9,7 @@ loses nothing. The final status comes from the recipient's number (``OUTCOMES``)
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 # Status names and codes as the API reports them.
 QUEUED = (400, "Queued")
@@ -95,29 +96,55 @@ class Recipient:
 
 def timeline(recipient: Recipient) -> list[Event]:
     """Every status the recipient goes through, in order, with the time of each."""
-    events = [Event(*QUEUED, recipient.queued_at)]
-    stop = recipient.dispatch_at
-    if recipient.canceled_at is not None and recipient.canceled_at < stop:
-        return [*events, Event(*CANCELLED, max(recipient.canceled_at, recipient.queued_at))]
-    if recipient.expire_at <= stop:
-        return [*events, Event(INTERNAL_EXPIRY, "Aborted", recipient.expire_at)]
-    if recipient.abort_code is not None:
-        return [*events, Event(recipient.abort_code, "Aborted", stop)]
-    outcome = outcome_for(recipient.msisdn)
-    if outcome.status == "Aborted":
-        return [*events, Event(outcome.code, outcome.status, stop)]
-    events.append(Event(*DISPATCHED, stop))
-    final_at = stop + recipient.deliver_after
-    if not outcome.receipt or final_at > recipient.expire_at:
-        return [
-            *events,
-            Event(outcome.code if not outcome.receipt else 12, "Expired", recipient.expire_at),
-        ]
-    return [*events, Event(outcome.code, outcome.status, final_at)]
+    return list(_story(outcome_for(recipient.msisdn), *_times(recipient)))
 
 
 def state_at(recipient: Recipient, moment: float) -> Event:
     """The recipient's latest status at ``moment``."""
-    events = timeline(recipient)
-    seen = [event for event in events if event.at <= moment] or events[:1]
-    return seen[-1]
+    events = _story(outcome_for(recipient.msisdn), *_times(recipient))
+    latest = events[0]
+    for event in events[1:]:
+        if event.at <= moment:
+            latest = event
+    return latest
+
+
+def _times(recipient: Recipient) -> tuple[float, float, float, float, int | None, float | None]:
+    return (
+        recipient.queued_at,
+        recipient.dispatch_at,
+        recipient.expire_at,
+        recipient.deliver_after,
+        recipient.abort_code,
+        recipient.canceled_at,
+    )
+
+
+# The recipients of one batch mostly share a story (the same times, one of a few outcomes), and
+# a room polls the same batches again and again: working each story out once made delivery
+# reports of 100 recipients about twice as cheap (bench/room.py).
+@lru_cache(maxsize=4096)
+def _story(
+    outcome: Outcome,
+    queued_at: float,
+    dispatch_at: float,
+    expire_at: float,
+    deliver_after: float,
+    abort_code: int | None,
+    canceled_at: float | None,
+) -> tuple[Event, ...]:
+    queued = Event(*QUEUED, queued_at)
+    if canceled_at is not None and canceled_at < dispatch_at:
+        return (queued, Event(*CANCELLED, max(canceled_at, queued_at)))
+    if expire_at <= dispatch_at:
+        return (queued, Event(INTERNAL_EXPIRY, "Aborted", expire_at))
+    if abort_code is not None:
+        return (queued, Event(abort_code, "Aborted", dispatch_at))
+    if outcome.status == "Aborted":
+        return (queued, Event(outcome.code, outcome.status, dispatch_at))
+    dispatched = Event(*DISPATCHED, dispatch_at)
+    final_at = dispatch_at + deliver_after
+    if not outcome.receipt or final_at > expire_at:
+        code = outcome.code if not outcome.receipt else EXPIRED_CODE
+        return (queued, dispatched, Event(code, "Expired", expire_at))
+    return (queued, dispatched, Event(outcome.code, outcome.status, final_at))
