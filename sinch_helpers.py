@@ -54,6 +54,7 @@ from sinch_helpers_machinery.errors import (
     SmsApiError,
     ValidationError,
 )
+from sinch_helpers_machinery.exactly_once import send_exactly_once
 from sinch_helpers_machinery.lazy import pd
 from sinch_helpers_machinery.live_safety import (
     SendingRules,
@@ -77,12 +78,7 @@ from sinch_helpers_machinery.settings import (
     mask,
     read_settings,
 )
-from sinch_helpers_machinery.transport import (
-    XmsTransport,
-    batch_payload,
-    segment,
-    send_exactly_once,
-)
+from sinch_helpers_machinery.transport import XmsTransport, batch_payload, segment
 
 if TYPE_CHECKING:
     from sinch_helpers_machinery.message_check import MessageCheck

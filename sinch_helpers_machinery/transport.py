@@ -1,5 +1,5 @@
-"""HTTP to the SMS API: a keep-alive session, retries with backoff, typed errors with hints,
-and a send that is never repeated when its first attempt may have arrived."""
+"""HTTP to the SMS API: a keep-alive session, retries with backoff, typed errors with hints.
+Sending a batch exactly once builds on it, in :mod:`.exactly_once`."""
 
 from __future__ import annotations
 
@@ -16,8 +16,6 @@ from .errors import (
     ConnectionFailed,
     RateLimitedError,
     RequestTimeout,
-    SendOutcomeUnknown,
-    ServerError,
     SmsApiError,
     error_type,
     hint_for,
@@ -244,37 +242,6 @@ class XmsTransport:
                 "token)."
             )
         return hint_for(status, code, text, plan=plan, where=self.where, retries=self.retries)
-
-
-def send_exactly_once(transport: XmsTransport, payload: dict[str, Any]) -> ApiObject:
-    """POST a batch; when the answer is lost, look it up by ``client_reference`` before any
-    second attempt, so a batch that did arrive is never sent again."""
-    reference = payload["client_reference"]
-    started = time.time()
-    attempt = 0
-    while True:
-        try:
-            return transport.request("POST", "/batches", json_body=payload, retry=False)
-        except (RequestTimeout, ConnectionFailed, ServerError) as error:
-            if isinstance(error, ConnectionFailed) and cause_never_left(error):
-                raise
-            try:
-                existing = transport.find_sent(reference, since=started)
-            except SmsApiError as lookup:
-                raise SendOutcomeUnknown(
-                    f"The send failed ({error.args[0]}) and checking whether it arrived "
-                    f"failed too ({lookup.args[0]}).",
-                    method="POST",
-                    url=transport.base_url + "/batches",
-                    hint=f"Before sending again, look for client_reference '{reference}' "
-                    "with client.find_sent(...).",
-                ) from error
-            if existing is not None:
-                return existing
-            if attempt >= transport.retries:
-                raise
-            attempt += 1
-            time.sleep(transport.delay(attempt, None))
 
 
 def batch_payload(
