@@ -2,12 +2,15 @@
 
 A bulk send is cut into batches. The journal is a JSON-lines file: a first line that names the
 job (a random ID, a fingerprint of the message and recipients, the service plan, when it
-started), then one line per batch the API accepted, written and flushed to disk as soon as it
-is accepted. Each batch's ``client_reference`` is made from the job ID and its number, so a
-rerun looks up every batch the journal does not list before sending it: a batch accepted just
-before a crash, with no journal line yet, is found instead of sent again. A new journal is a new
-job with new references, so sending the same message again on purpose is never mistaken for a
-resume. While a send runs, its journal is locked: a second process gets a clear error.
+started), then, for each batch, a line just before it is sent (``attempt``, with the time) and
+a line once the API accepted it; each line is on disk before anything else happens. Each
+batch's ``client_reference`` is made from the job ID and its number, so a rerun looks up every
+batch the journal does not list as accepted before sending it: a batch accepted just before a
+crash, with no line yet, is found instead of sent again. A batch whose attempt is recent may
+still be on its way, so it is looked for until it has had time to arrive
+(:func:`~.exactly_once.settle_seconds`). A new journal is a new job with new references, so
+sending the same message again on purpose is never mistaken for a resume. While a send runs,
+its journal is locked: a second process gets a clear error.
 """
 
 from __future__ import annotations
@@ -26,7 +29,14 @@ from pathlib import Path
 from typing import IO, Any
 
 from .api_objects import frame
-from .errors import BulkSendInterrupted, JournalError, NotFoundError, SmsApiError
+from .errors import (
+    BulkSendInterrupted,
+    JournalError,
+    NotFoundError,
+    SendOutcomeUnknown,
+    SmsApiError,
+)
+from .exactly_once import look_until, settle_seconds
 from .parameters import ParameterIndex, chunks
 from .progress import Progress
 
@@ -104,6 +114,8 @@ class Journal:
         self.path = Path(path) if path is not None else None
         self.header: dict[str, Any] = {}
         self.done: dict[int, dict[str, Any]] = {}
+        #: When each batch was last about to be sent (a Unix time), by batch number.
+        self.attempts: dict[int, float] = {}
         #: True when an earlier run of this job left the journal: then every batch it does not
         #: list may still have been accepted (just before a crash) and is looked up first.
         self.resuming = False
@@ -124,7 +136,7 @@ class Journal:
             self.header = new_header(plan, plan_id, endpoint)
             return
         self._handle = lock(self.path)
-        header, self.done = read_journal(self._handle, self.path)
+        header, self.done, self.attempts = read_journal(self._handle, self.path)
         if header is None:
             self.header = new_header(plan, plan_id, endpoint)
             self._write(self.header)
@@ -136,6 +148,17 @@ class Journal:
         if self._handle is not None:
             self._handle.close()  # closing the file releases the lock
             self._handle = None
+
+    def record_attempt(self, batch: PlannedBatch) -> None:
+        """Write down that the batch is about to be sent, on disk before it is."""
+        self.attempts[batch.index] = time.time()
+        self._write({"attempt": batch.index, "at": self.attempts[batch.index]})
+
+    def record_refusal(self, batch: PlannedBatch) -> None:
+        """Write down that the API answered the attempt without accepting it: nothing of it
+        can still arrive, so a rerun need not wait for it."""
+        self.attempts.pop(batch.index, None)
+        self._write({"attempt": batch.index, "over": True})
 
     def record(self, batch: PlannedBatch, batch_id: str) -> dict[str, Any]:
         """Write the accepted batch down, on disk before anything else happens."""
@@ -192,8 +215,9 @@ def lock(path: Path) -> IO[str]:
 
 def read_journal(
     handle: IO[str], path: Path
-) -> tuple[dict[str, Any] | None, dict[int, dict[str, Any]]]:
-    """The header (None for a new, empty journal) and the accepted batches by number.
+) -> tuple[dict[str, Any] | None, dict[int, dict[str, Any]], dict[int, float]]:
+    """The header (None for a new, empty journal), the accepted batches by number and when each
+    batch was last about to be sent.
 
     A last line without its newline was torn by a crash while it was written: it is cut off
     (a batch it was recording is looked up by its reference instead; a torn header means nothing
@@ -210,9 +234,9 @@ def read_journal(
     entries = [(number, line) for number, line in enumerate(lines, start=1) if line.strip()]
     if not entries and torn.startswith(HEADER_START):
         cut(handle, text, torn)  # the header was being written when the process died
-        return None, {}
+        return None, {}, {}
     if not entries and not torn.strip():
-        return None, {}
+        return None, {}, {}
     header = parse_line(entries[0][1]) if entries else None
     if header is None or header.get("kind") != JOURNAL_KIND:
         raise JournalError(
@@ -221,14 +245,20 @@ def read_journal(
             "another path, or delete the file if no unfinished send depends on it."
         )
     done: dict[int, dict[str, Any]] = {}
+    attempts: dict[int, float] = {}
     for number, line in entries[1:]:
-        entry = parse_line(line)
-        if entry is None or not isinstance(entry.get("batch"), int) or "batch_id" not in entry:
-            raise JournalError(damaged(path, number, "it is not a batch that send_bulk recorded"))
-        done[entry["batch"]] = entry
+        entry = parse_line(line) or {}
+        if isinstance(entry.get("attempt"), int) and entry.get("over") is True:
+            attempts.pop(entry["attempt"], None)
+        elif isinstance(entry.get("attempt"), int) and isinstance(entry.get("at"), int | float):
+            attempts[entry["attempt"]] = float(entry["at"])
+        elif isinstance(entry.get("batch"), int) and "batch_id" in entry:
+            done[entry["batch"]] = entry
+        else:
+            raise JournalError(damaged(path, number, "it is not a line that send_bulk writes"))
     if torn:
         cut(handle, text, torn)
-    return header, done
+    return header, done, attempts
 
 
 def cut(handle: IO[str], text: str, torn: str) -> None:
@@ -315,18 +345,48 @@ def find_or_send(client: Any, batch: PlannedBatch, plan: BulkPlan, journal: Jour
     """The accepted batch and ``"sent"``, or, when resuming and the API already has it (the
     last run crashed after the send but before the journal line), that batch and
     ``"already sent"``."""
-    found = client.find_sent(batch.reference, journal.since) if journal.resuming else None
-    if found is not None:
-        return found, "already sent"
-    sent = client.send_batch(
-        batch.numbers,
-        plan.body,
-        plan.sender,
-        parameters=batch.parameters,
-        client_reference=batch.reference,
-        **plan.fields,
-    )
+    earlier = find_earlier(client, batch, journal) if journal.resuming else None
+    if earlier is not None:
+        return earlier, "already sent"
+    journal.record_attempt(batch)
+    try:
+        sent = client.send_batch(
+            batch.numbers,
+            plan.body,
+            plan.sender,
+            parameters=batch.parameters,
+            client_reference=batch.reference,
+            **plan.fields,
+        )
+    except SendOutcomeUnknown:
+        # The attempt may still arrive. Written again, it makes a rerun started soon look for
+        # it for a whole while more before sending it again.
+        journal.record_attempt(batch)
+        raise
+    except SmsApiError:
+        journal.record_refusal(batch)
+        raise
     return sent, "sent"
+
+
+def find_earlier(client: Any, batch: PlannedBatch, journal: Journal) -> Any:
+    """The batch as an earlier run of this job sent it, or None when the API does not have it.
+
+    A batch that run was about to send only moments ago may still be on its way (the run was
+    killed while its request travelled), so it is looked for until it has had time to arrive.
+    """
+    attempted = journal.attempts.get(batch.index, 0.0)
+    deadline = attempted + settle_seconds(client.transport.timeout) if attempted else 0.0
+    if deadline > time.time():
+        print(
+            f"Batch {batch.index} was on its way {time.time() - attempted:.0f} s ago (the last "
+            f"run stopped then): looking for it for up to {deadline - time.time():.0f} s before "
+            "sending it again."
+        )
+    found, failure = look_until(client.transport, batch.reference, journal.since, deadline)
+    if failure is not None:
+        raise failure
+    return found
 
 
 def send_all(

@@ -230,17 +230,6 @@ def test_a_send_is_never_duplicated(client, plan, fault):
     assert client.get_batch(batch.id)["body"] == "exactly once"
 
 
-def test_unknown_outcome_and_failed_lookup_is_reported(client, plan):
-    plan.fault(kind="drop", method="POST", path="/batches")
-    plan.fault(kind="status", status=503, count=10, method="GET")
-    with pytest.raises(sh.SendOutcomeUnknown) as error:
-        client.send_batch(["+447700900001"], "x", "Co", client_reference="ref-42")
-    assert "ref-42" in error.value.hint
-    assert plan.batch_count() == 1
-    plan.control("DELETE", "/faults", params={"plan_id": plan.plan_id})
-    assert client.find_sent("ref-42") is not None
-
-
 def test_a_server_that_is_not_the_api_gets_a_clear_error(plan):
     """The sandbox's HTML phones page stands in for a wrong base URL that answers HTML."""
     credentials = sh.Credentials(plan.plan_id, plan.token, base_url=plan.sandbox.url)
