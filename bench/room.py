@@ -2,9 +2,8 @@
 
 Starts ``python -m xms_sandbox --open`` in its own process on loopback (a temporary database
 file, realistic timing), then LEARNERS simulated learners start at the same moment, each in its
-own ``requests.Session``, its own plan (created on first use, with ``--open``, with the random
-token it came with) and, as on a JupyterHub, its own kernel process; each does what notebooks
-04 and 07 do:
+own keep-alive connection and its own plan (created on first use, with ``--open``, with the
+random token it came with); each does what notebooks 04 and 07 do:
 
 - 04: a personalised batch (``${name}``) to 6 recipients, then polls its delivery report
   (first pause 25 ms, doubling up to 2 s, as ``wait_for_delivery`` does) until all are final;
@@ -21,10 +20,12 @@ third send nothing, a third half the headers, a third the headers and the first 
 body), and while they are open a smaller round of IDLE_LEARNERS learners; it prints the same
 figures, whether every learner finished, and so whether the idle connections stopped anyone.
 
-Only the ``/xms/...`` API is used. The learners' kernels run on the same machine as the
-sandbox and share its cores, as a one-machine JupyterHub's do, so the latencies include some of
-their own waiting. Options (environment): BENCH_LEARNERS (100), BENCH_KERNELS (0: a process
-per learner; N: the learners spread over N processes, as threads), BENCH_IDLE (400),
+Only the ``/xms/...`` API is used. The learners run on the same machine as the sandbox and
+share its cores, so they are kept light: ``http.client`` rather than ``requests`` (whose CPU
+time, about 1.5 ms a call, would otherwise be measured as the sandbox's latency), spread over a
+few processes so that no one interpreter lock queues a hundred of them. Options (environment):
+BENCH_LEARNERS (100), BENCH_KERNELS (4 processes; 0: one per learner), BENCH_WORKERS (the
+sandbox's ``--workers``, 1), BENCH_IDLE (400),
 BENCH_IDLE_LEARNERS (20), BENCH_DISPATCH_AFTER (0.005), BENCH_DELIVER_AFTER (0.02),
 BENCH_TIMEOUT (30, seconds per request), BENCH_STAGGER (0: every learner starts at the same
 moment, the worst case; N: their starts spread evenly over N seconds).
@@ -33,6 +34,9 @@ Run: ``.venv/bin/python bench/room.py``.
 
 from __future__ import annotations
 
+import contextlib
+import http.client
+import json
 import math
 import multiprocessing
 import os
@@ -51,6 +55,7 @@ from multiprocessing.synchronize import Barrier
 from multiprocessing.synchronize import Event as Stop
 from pathlib import Path
 from typing import NamedTuple
+from urllib.parse import urlencode, urlsplit
 
 import requests
 
@@ -61,7 +66,9 @@ DISPATCH_AFTER = os.environ.get("BENCH_DISPATCH_AFTER", "0.005")
 DELIVER_AFTER = os.environ.get("BENCH_DELIVER_AFTER", "0.02")
 TIMEOUT = float(os.environ.get("BENCH_TIMEOUT", 30))
 STAGGER = float(os.environ.get("BENCH_STAGGER", 0))
-KERNELS = int(os.environ.get("BENCH_KERNELS", 0))  # 0: one per learner, as on a JupyterHub
+KERNELS = int(os.environ.get("BENCH_KERNELS", 4))  # 0: one per learner
+# The sandbox's --workers (2 needs fork: Linux, macOS).
+WORKERS = int(os.environ.get("BENCH_WORKERS", 1))
 # fork where there is one: a hundred kernels start in a moment and share the parent's pages.
 CONTEXT = multiprocessing.get_context(
     "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
@@ -82,6 +89,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def sandbox_processes(pid: int) -> list[int]:
+    """The sandbox's process and its worker processes (``--workers``), on Linux."""
+    children = []
+    with contextlib.suppress(OSError):
+        for entry in os.listdir("/proc"):
+            if entry.isdigit() and process_status(int(entry), "PPid") == pid:
+                children.append(int(entry))
+    return [pid, *children]
+
+
 def process_status(pid: int, key: str) -> int | None:
     """A field of /proc/<pid>/status as an integer (kB for memory), or None off Linux."""
     try:
@@ -89,25 +106,30 @@ def process_status(pid: int, key: str) -> int | None:
             for line in status:
                 if line.startswith(f"{key}:"):
                     return int(line.split()[1])
-    except OSError:
+    except (OSError, ValueError):
         pass
     return None
 
 
 def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of a process so far (Linux), or None."""
+    """User + system CPU time of the sandbox's processes so far (Linux), or None."""
+    total = 0.0
     try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rpartition(")")[2].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        for one in sandbox_processes(pid):
+            with open(f"/proc/{one}/stat") as stat:
+                fields = stat.read().rpartition(")")[2].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, IndexError):
         return None
+    return total
 
 
 def peak_memory(pid: int) -> str:
-    peak = process_status(pid, "VmHWM")
-    if peak is not None:
-        return f"{peak / 1024:.0f} MiB (VmHWM)"
+    peaks = [process_status(one, "VmHWM") for one in sandbox_processes(pid)]
+    if peaks and None not in peaks:
+        each = " + ".join(f"{peak / 1024:.0f}" for peak in peaks if peak is not None)
+        total = sum(peak for peak in peaks if peak is not None) / 1024
+        return f"{total:.0f} MiB (VmHWM{'' if len(peaks) == 1 else f' of each process: {each}'})"
     try:
         import psutil  # only off Linux
 
@@ -129,30 +151,44 @@ class Learner:
     finished: bool = False
 
     def __post_init__(self) -> None:
-        self.session = requests.Session()
-        self.session.headers["Authorization"] = f"Bearer {secrets.token_urlsafe(24)}"
-        self.url = f"{self.base}/xms/v1/{self.plan}"
+        address = urlsplit(self.base)
+        # One keep-alive connection, as a requests.Session keeps; http.client itself, so that
+        # the figures are the sandbox's and not the client library's (requests spends about
+        # 1.5 ms of CPU a call, which on two cores shared with the sandbox shows up as latency).
+        self.connection = http.client.HTTPConnection(address.hostname, address.port, TIMEOUT)
+        self.headers = {
+            "Authorization": f"Bearer {secrets.token_urlsafe(24)}",
+            "Content-Type": "application/json",
+        }
+        self.prefix = f"/xms/v1/{self.plan}"
 
-    def call(self, kind: str, method: str, path: str, **options) -> dict | None:
+    def call(
+        self, kind: str, method: str, path: str, body: dict | None = None, query: str = ""
+    ) -> dict | None:
         """One timed request: its JSON, or None (and an error) on an exception or non-2xx."""
         if self.stop.is_set():
             raise InterruptedError
+        data = json.dumps(body).encode() if body is not None else None
+        target = self.prefix + path + (f"?{query}" if query else "")
         started = time.perf_counter()
         try:
-            answer = self.session.request(method, self.url + path, timeout=TIMEOUT, **options)
-            body = answer.json() if answer.ok else None
-        except (requests.RequestException, ValueError) as error:
+            self.connection.request(method, target, body=data, headers=self.headers)
+            answer = self.connection.getresponse()
+            text = answer.read()
+            result = json.loads(text) if answer.status < 400 else None
+        except (OSError, http.client.HTTPException, ValueError) as error:
             self.samples.append((kind, time.perf_counter() - started))
             self.errors.append((kind, type(error).__name__))
+            self.connection.close()  # the next call connects afresh
             return None
         self.samples.append((kind, time.perf_counter() - started))
-        self.server = self.server or answer.headers.get("Server", "(no Server header)")
-        if body is None:
-            self.errors.append((kind, f"HTTP {answer.status_code}"))
-        return body
+        self.server = self.server or answer.getheader("Server", "(no Server header)")
+        if result is None:
+            self.errors.append((kind, f"HTTP {answer.status}"))
+        return result
 
     def send(self, body: dict) -> str | None:
-        batch = self.call("send", "POST", "/batches", json=body)
+        batch = self.call("send", "POST", "/batches", body)
         return batch["id"] if batch else None
 
     def wait(self, batch_id: str) -> bool:
@@ -177,7 +213,7 @@ class Learner:
         except InterruptedError:
             pass
         finally:
-            self.session.close()
+            self.connection.close()
 
     def notebook_04(self) -> bool:
         to = NUMBERS[: len(NAMES)]
@@ -221,7 +257,8 @@ class Learner:
                 return False
         found = True
         for reference, batch_id in sent.items():
-            page = self.call("lookup", "GET", "/batches", params={"client_reference": reference})
+            query = urlencode({"client_reference": reference})
+            page = self.call("lookup", "GET", "/batches", query=query)
             if page is None:
                 return False
             if [b["id"] for b in page["batches"]] != [batch_id]:
@@ -404,6 +441,7 @@ def start_sandbox(folder: Path, port: int) -> subprocess.Popen:
                 *(sys.executable, "-m", "xms_sandbox", "--open", "--port", str(port)),
                 *("--db", str(folder / "room.sqlite3")),
                 *("--dispatch-after", DISPATCH_AFTER, "--deliver-after", DELIVER_AFTER),
+                *("--workers", str(WORKERS)),
             ],
             stdout=log_file,
             stderr=subprocess.STDOUT,
@@ -462,10 +500,11 @@ def main() -> int:
         server = start_sandbox(Path(folder), port)
         try:
             print(
-                f"sandbox pid {server.pid} on http://127.0.0.1:{port} (--open, database file, "
+                f"sandbox pid {server.pid} on http://127.0.0.1:{port} (--open --workers {WORKERS}, "
+                "database file, "
                 f"dispatch after {DISPATCH_AFTER} s, deliver after {DELIVER_AFTER} s); "
-                "learners: requests, "
-                + (f"in {KERNELS} kernel processes" if KERNELS else "a kernel process each")
+                "learners: http.client, "
+                + (f"in {KERNELS} processes" if KERNELS else "a process each")
             )
             start = f"spread over {STAGGER:g} s" if STAGGER else "all at the same moment"
             print(

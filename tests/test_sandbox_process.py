@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import concurrent.futures
+import os
 import subprocess
 import sys
 import time
 
+import pytest
 import requests
 
 import xms_sandbox
@@ -201,3 +203,60 @@ def test_a_busy_port_is_explained():
     assert "in use" in second.stderr
     assert "different port" in second.stderr
     assert "Traceback" not in second.stderr
+
+
+def worker_processes(pid: int) -> int:
+    """How many children the process has (Linux; -1 elsewhere)."""
+    try:
+        entries = [e for e in os.listdir("/proc") if e.isdigit()]
+    except OSError:
+        return -1
+    count = 0
+    for entry in entries:
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                count += stat.read().rpartition(")")[2].split()[1] == str(pid)
+        except OSError:
+            continue
+    return count
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="--workers forks (Linux, macOS)")
+def test_workers_share_the_port_the_faults_and_the_rate_limits(tmp_path):
+    """Each request below comes on a new connection, so the workers share them out."""
+    database = str(tmp_path / "room.sqlite3")
+    with SandboxProcess(
+        free_port(), "--db", database, "--open", "--workers", "2", log=tmp_path / "log"
+    ) as server:
+        assert worker_processes(server.process.pid) in (2, -1)
+        url, auth = f"{server.url}/xms/v1/room/batches", {"Authorization": "Bearer t"}
+        assert requests.post(url, json=BODY, headers=auth, timeout=10).status_code == 201
+        fault = {"plan_id": "room", "kind": "status", "status": 503, "count": 3}
+        answer = requests.post(f"{server.url}/sandbox/faults", json=fault, headers=auth, timeout=10)
+        assert answer.status_code == 201
+        codes = [
+            requests.post(url, json=BODY, headers=auth, timeout=10).status_code for _ in range(8)
+        ]
+        assert sorted(codes) == [201] * 5 + [503] * 3  # counted once, whichever worker answers
+        limit = {"requests_per_second": 1}
+        answer = requests.post(
+            f"{server.url}/sandbox/plans/room", json=limit, headers=auth, timeout=10
+        )
+        assert answer.status_code == 200
+        codes = [requests.get(url, headers=auth, timeout=10).status_code for _ in range(6)]
+        assert codes.count(429) >= 4  # one bucket for the plan, not one per worker
+        code, output = server.stop()
+    assert code == 0
+    assert "2 worker processes share the port and the database." in output
+    assert "Stopping." in output
+
+
+def test_workers_need_a_database_file():
+    result = subprocess.run(
+        [sys.executable, "-m", "xms_sandbox", "--db", ":memory:", "--workers", "2"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert "--workers needs a database file" in result.stderr

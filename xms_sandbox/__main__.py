@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import secrets
+import signal
+import socket
 import sys
 from collections.abc import Callable
 
@@ -14,6 +17,7 @@ from .callbacks import network_range
 from .http_server import ServerLimits
 from .lifecycle import Timing
 from .server import Sandbox, build
+from .storage import Storage
 
 PLANS_ENV = "XMS_SANDBOX_PLANS"
 INSTRUCTOR_ENV = "XMS_SANDBOX_INSTRUCTOR_TOKEN"
@@ -152,6 +156,14 @@ def _server_arguments(group: argparse._ArgumentGroup) -> None:
         "hold one while they wait)",
     )
     group.add_argument(
+        "--workers",
+        type=positive(int),
+        default=1,
+        metavar="N",
+        help="processes sharing the port and the database file, for a room on several cores "
+        "(default 1; Linux and macOS)",
+    )
+    group.add_argument(
         "--connection-limit",
         type=positive(int),
         default=limits.connection_limit,
@@ -175,7 +187,12 @@ def _server_arguments(group: argparse._ArgumentGroup) -> None:
     )
 
 
-def _build(args: argparse.Namespace, plans: dict[str, str]) -> Sandbox:
+def _build(
+    args: argparse.Namespace,
+    plans: dict[str, str],
+    listener: socket.socket | None = None,
+    post_callbacks: bool = True,
+) -> Sandbox:
     return build(
         host=args.host,
         port=args.port,
@@ -201,6 +218,8 @@ def _build(args: argparse.Namespace, plans: dict[str, str]) -> Sandbox:
             connection_limit=args.connection_limit,
             channel_timeout=args.channel_timeout,
         ),
+        listener=listener,
+        post_callbacks=post_callbacks,
     )
 
 
@@ -218,32 +237,19 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if service is not None:  # the proxy sends /services/<name>/... to the service's url
         args.host, args.port = service.host, service.port
+    if args.workers > 1:
+        return serve_with_workers(args, plans, service)
     try:
         sandbox = _build(args, plans)
     except OSError as error:
-        print(
-            f"Cannot listen on {args.host}:{args.port} ({error.strerror}). Another sandbox "
-            "may be running: stop it, or choose a different port with --port.",
-            file=sys.stderr,
-        )
+        print(cannot_listen(args, error), file=sys.stderr)
         return 2
     if service is not None:
-        tokens = hub.HubTokens(
-            service.api_url, service.name, instructor_group=args.hub_instructor_group
-        )
-        hub.install(sandbox, tokens, service.prefix)
-        sandbox.url += service.prefix.rstrip("/")  # what is printed below
-        print(f"JupyterHub service {service.name!r}: Hub tokens checked at {service.api_url}")
-    known = ", ".join(sorted({p.id for p in sandbox.backend.plans.all()})) or "none"
-    print(f"XMS sandbox on {sandbox.url}/xms  (plans: {known}; database: {args.db})")
-    if args.controls:
-        print(
-            f"Instructor token: {args.instructor_token}  (the wall of every phone: "
-            f"{sandbox.url}/sandbox/phones?key=<token> in a browser; the reset: POST "
-            f"{sandbox.url}/sandbox/reset with 'Authorization: Bearer <token>').  Stop: Ctrl-C."
-        )
-    else:
-        print("No sandbox controls (--no-controls): only the API is served.  Stop with Ctrl-C.")
+        install_hub(sandbox, args, service)
+    known = {p.id for p in sandbox.backend.plans.all()}
+    print_banner(
+        args, sandbox.url + (service.prefix.rstrip("/") if service else ""), known, service
+    )
     try:
         sandbox.serve_forever()  # Ctrl-C raises KeyboardInterrupt out of the server's loop
     except KeyboardInterrupt:
@@ -252,6 +258,138 @@ def main(argv: list[str] | None = None) -> int:
         print("Stopping.", flush=True)
         sandbox.stop()
     return 0
+
+
+def cannot_listen(args: argparse.Namespace, error: OSError) -> str:
+    return (
+        f"Cannot listen on {args.host}:{args.port} ({error.strerror}). Another sandbox "
+        "may be running: stop it, or choose a different port with --port."
+    )
+
+
+def install_hub(sandbox: Sandbox, args: argparse.Namespace, service: hub.ServiceSettings) -> None:
+    tokens = hub.HubTokens(
+        service.api_url, service.name, instructor_group=args.hub_instructor_group
+    )
+    hub.install(sandbox, tokens, service.prefix)
+
+
+def print_banner(
+    args: argparse.Namespace, url: str, known: set[str], service: hub.ServiceSettings | None
+) -> None:
+    if service is not None:
+        print(f"JupyterHub service {service.name!r}: Hub tokens checked at {service.api_url}")
+    plans = ", ".join(sorted(known)) or "none"
+    print(f"XMS sandbox on {url}/xms  (plans: {plans}; database: {args.db})")
+    if args.controls:
+        print(
+            f"Instructor token: {args.instructor_token}  (the wall of every phone: "
+            f"{url}/sandbox/phones?key=<token> in a browser; the reset: POST "
+            f"{url}/sandbox/reset with 'Authorization: Bearer <token>').  Stop: Ctrl-C."
+        )
+    else:
+        print("No sandbox controls (--no-controls): only the API is served.  Stop with Ctrl-C.")
+
+
+def serve_with_workers(
+    args: argparse.Namespace, plans: dict[str, str], service: hub.ServiceSettings | None
+) -> int:
+    """Several processes, one listening socket and one database file: a room uses as many
+    cores as it is given, where one process is held to one core by Python's interpreter lock.
+    Only the first worker posts callbacks; faults and rate limits live in the database, so all
+    workers count them together. Ends when any worker ends, or at Ctrl-C."""
+    if not hasattr(os, "fork"):
+        print(
+            "--workers needs fork() (Linux or macOS); on Windows run one process.", file=sys.stderr
+        )
+        return 2
+    if args.db == ":memory:":
+        print("--workers needs a database file (--db): workers share it.", file=sys.stderr)
+        return 2
+    try:
+        listener = listening_socket(args.host, args.port, listen=not BALANCED)
+    except OSError as error:
+        print(cannot_listen(args, error), file=sys.stderr)
+        return 2
+    storage = Storage(args.db)  # the schema, made once before any worker opens the file
+    known = {row["id"] for row in storage.query("SELECT id FROM plans")} | set(plans)
+    storage.close()
+    children = [fork_worker(args, plans, service, listener, index) for index in range(args.workers)]
+    host, port = listener.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{port}" + (service.prefix.rstrip("/") if service else "")
+    print_banner(args, url, known, service)
+    print(f"{args.workers} worker processes share the port and the database.", flush=True)
+    signal.signal(signal.SIGTERM, _interrupt)
+    code = 0
+    try:
+        pid, status = os.wait()
+        print(f"Worker process {pid} ended (status {status}): stopping the others.", flush=True)
+        code = 1
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print("Stopping.", flush=True)
+        for child in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGTERM)
+        for child in children:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(child, 0)
+    return code
+
+
+def fork_worker(
+    args: argparse.Namespace,
+    plans: dict[str, str],
+    service: hub.ServiceSettings | None,
+    listener: socket.socket,
+    index: int,
+) -> int:
+    """A child process serving on ``listener`` (or, where the system balances connections
+    itself, on a socket of its own on the same port); its process ID (in the parent)."""
+    pid = os.fork()
+    if pid:
+        return pid
+    # The parent stops the workers (with SIGTERM) at Ctrl-C; a worker stops at once: SQLite
+    # keeps the database whole whenever a process ends.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    code = 1
+    try:
+        if BALANCED:
+            listener = listening_socket(*listener.getsockname()[:2])
+        sandbox = _build(args, plans, listener, post_callbacks=index == 0)
+        if service is not None:
+            install_hub(sandbox, args, service)
+        sandbox.serve_forever()
+        code = 0
+    finally:
+        os._exit(code)
+
+
+#: Linux shares new connections out evenly among sockets on one port (SO_REUSEPORT). One
+#: socket that all workers accept on is not even: a burst of learners connecting at once went
+#: mostly to one worker, whose sends then waited three times as long (bench/room.py).
+BALANCED = sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")
+
+
+def listening_socket(host: str, port: int, listen: bool = True) -> socket.socket:
+    """A TCP socket bound to ``host:port`` (0: any free port), listening unless told not to: the
+    parent only holds the port while each worker listens on a socket of its own."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if BALANCED:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    if listen:
+        sock.listen(1024)
+    return sock
+
+
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

@@ -74,7 +74,7 @@ def create_app(backend: XmsBackend, log_requests: bool = False, controls: bool =
     app.json.sort_keys = False
     app.json.ensure_ascii = False
     app.extensions["xms_backend"] = backend
-    app.extensions["xms_faults"] = FaultBox()
+    app.extensions["xms_faults"] = FaultBox(backend.storage)
     app.register_blueprint(xms)
     if controls:
         app.register_blueprint(sandbox)
@@ -123,7 +123,7 @@ def _before_xms_request() -> Response | None:
             fault.status, "sandbox_fault", f"Injected fault: HTTP {fault.status}.", headers
         )
     if fault is not None and fault.kind == "latency":
-        time.sleep(fault.seconds)
+        request.environ.get("xms.pause", time.sleep)(fault.seconds)
     return None
 
 
@@ -132,7 +132,7 @@ def _after_xms_request(response: Response) -> Response:
     if fault is None or fault.kind not in ("timeout", "drop"):
         return response
     if fault.kind == "timeout":
-        time.sleep(fault.seconds)
+        request.environ.get("xms.pause", time.sleep)(fault.seconds)
         return response
     connection = next((request.environ[k] for k in SOCKET_KEYS if k in request.environ), None)
     if connection is not None:

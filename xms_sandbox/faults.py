@@ -1,7 +1,8 @@
 """Fault injection and request-rate limiting, so client retry logic can be tested for real.
 
-Faults are kept in this process's memory (they belong to one running server) and apply to
-``/xms/`` requests only. Kinds:
+Faults are kept in the sandbox's database, so every worker process of one sandbox counts them
+together (and kernels whose embedded sandboxes share a database file share them too); they apply
+to ``/xms/`` requests only. Kinds:
 
 ``status``   answer the next requests with this HTTP status (429, 500, 503, ...) without
              processing them.
@@ -20,13 +21,13 @@ server's threads), ``count`` and ``after`` at most 1000, and at most 100 waiting
 
 from __future__ import annotations
 
-import itertools
 import math
-import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
 
 from .errors import ApiError
+from .storage import Storage
 
 KINDS = ("status", "latency", "timeout", "drop")
 #: Faults one plan (or the whole room, for faults aimed at no plan) may have waiting: each is
@@ -54,25 +55,19 @@ class Fault:
         )
 
 
-@dataclass
-class _Bucket:
-    tokens: float
-    updated: float = field(default_factory=time.monotonic)
-
-
 class FaultBox:
-    """Faults waiting to fire and per-plan request buckets."""
+    """Faults waiting to fire and per-plan request buckets, kept in the sandbox's database so
+    that every worker process of one sandbox counts them together (``--workers``)."""
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._faults: list[Fault] = []
-        self._ids = itertools.count(1)
-        self._buckets: dict[str, _Bucket] = {}
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
 
     def add(self, fault: Fault) -> Fault:
         """Keep ``fault`` until it has fired; 400 when its plan has too many waiting."""
-        with self._lock:
-            waiting = sum(1 for f in self._faults if f.plan_id == fault.plan_id)
+        with self.storage.write() as db:
+            waiting = db.execute(
+                "SELECT COUNT(*) FROM faults WHERE plan_id IS ?", (fault.plan_id,)
+            ).fetchone()[0]
             if waiting >= MAX_PENDING_PER_PLAN:
                 raise ApiError(
                     400,
@@ -80,48 +75,83 @@ class FaultBox:
                     f"{waiting} faults are already waiting for this plan; clear them "
                     "(DELETE /sandbox/faults?plan_id=...) before adding more.",
                 )
-            fault.id = next(self._ids)
-            self._faults.append(fault)
+            cursor = db.execute(
+                "INSERT INTO faults (kind, count, status, seconds, method, path, plan_id, after) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    *(fault.kind, fault.count, fault.status, fault.seconds, fault.method),
+                    *(fault.path, fault.plan_id, fault.after),
+                ),
+            )
+            fault.id = int(cursor.lastrowid or 0)
         return fault
 
     def clear(self, plan_id: str | None = None) -> None:
         """Forget the faults aimed at ``plan_id`` (or every fault, when it is None)."""
-        with self._lock:
+        with self.storage.write() as db:
             if plan_id is None:
-                self._faults.clear()
+                db.execute("DELETE FROM faults")
             else:
-                self._faults = [f for f in self._faults if f.plan_id != plan_id]
+                db.execute("DELETE FROM faults WHERE plan_id = ?", (plan_id,))
 
     def pending(self) -> list[Fault]:
-        with self._lock:
-            return list(self._faults)
+        return [_fault(row) for row in self.storage.query("SELECT * FROM faults ORDER BY id")]
 
     def take(self, method: str, path: str, plan_id: str | None) -> Fault | None:
         """The first matching fault, counted down; None when nothing should go wrong."""
-        with self._lock:
-            for fault in self._faults:
-                if fault.matches(method, path, plan_id):
-                    if fault.after > 0:
-                        fault.after -= 1
-                        return None
-                    fault.count -= 1
-                    if fault.count <= 0:
-                        self._faults.remove(fault)
-                    return fault
+        aimed = "SELECT * FROM faults WHERE plan_id IS NULL OR plan_id = ? ORDER BY id"
+        # Most requests meet no fault: one read says so without taking the write lock.
+        if not any(
+            _fault(row).matches(method, path, plan_id)
+            for row in self.storage.query(aimed, (plan_id,))
+        ):
+            return None
+        with self.storage.write() as db:  # read again: another request may have used it up
+            for row in db.execute(aimed, (plan_id,)).fetchall():
+                fault = _fault(row)
+                if not fault.matches(method, path, plan_id):
+                    continue
+                if fault.after > 0:
+                    db.execute("UPDATE faults SET after = after - 1 WHERE id = ?", (fault.id,))
+                    return None
+                if fault.count <= 1:
+                    db.execute("DELETE FROM faults WHERE id = ?", (fault.id,))
+                else:
+                    db.execute("UPDATE faults SET count = count - 1 WHERE id = ?", (fault.id,))
+                return fault
         return None
 
     def throttle(self, plan_id: str, per_second: float) -> float | None:
         """Seconds to wait when the plan is over its request rate, else None (token bucket)."""
-        with self._lock:
-            bucket = self._buckets.setdefault(plan_id, _Bucket(tokens=max(per_second, 1.0)))
-            moment = time.monotonic()
-            elapsed = moment - bucket.updated
-            bucket.tokens = min(max(per_second, 1.0), bucket.tokens + elapsed * per_second)
-            bucket.updated = moment
-            if bucket.tokens >= 1.0:
-                bucket.tokens -= 1.0
-                return None
-            return (1.0 - bucket.tokens) / per_second
+        capacity = max(per_second, 1.0)
+        with self.storage.write() as db:
+            row = db.execute(
+                "SELECT tokens, updated FROM request_buckets WHERE plan_id = ?", (plan_id,)
+            ).fetchone()
+            moment = time.time()  # wall time: every worker process must read the same clock
+            tokens = capacity if row is None else row[0] + max(moment - row[1], 0) * per_second
+            tokens = min(capacity, tokens)
+            wait = None if tokens >= 1.0 else (1.0 - tokens) / per_second
+            db.execute(
+                "INSERT OR REPLACE INTO request_buckets (plan_id, tokens, updated) "
+                "VALUES (?, ?, ?)",
+                (plan_id, tokens - 1.0 if wait is None else tokens, moment),
+            )
+        return wait
+
+
+def _fault(row: Any) -> Fault:
+    return Fault(
+        kind=row["kind"],
+        count=row["count"],
+        status=row["status"],
+        seconds=row["seconds"],
+        method=row["method"],
+        path=row["path"],
+        plan_id=row["plan_id"],
+        after=row["after"],
+        id=row["id"],
+    )
 
 
 def enforce_request_rate(box: FaultBox, plan_id: str, per_second: float | None) -> None:

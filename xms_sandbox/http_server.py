@@ -15,10 +15,12 @@ fault closes without an answer.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import socket
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -43,12 +45,66 @@ class ServerLimits:
     #: Requests run at once. Requests take milliseconds, but ``latency`` and ``timeout``
     #: faults hold a thread while they wait, so there are more threads than cores.
     threads: int = 32
+    #: Requests worked on at once (the others wait their turn, first come first served; a
+    #: fault's wait does not count). A thread that writes to the database gives up Python's
+    #: interpreter lock at each SQL statement and must win it back from every other busy
+    #: thread: with 32 at work, sends in a room took over 2 s (bench/room.py, p99); with 2,
+    #: about 0.3 s. More would not run faster: one interpreter lock runs one at a time.
+    working: int = 2
     #: Open connections (idle ones included) before new ones wait to be accepted.
     connection_limit: int = 1000
     #: Seconds a connection may sit idle, or halfway through a request, before it is closed.
     channel_timeout: float = 60.0
     #: How often (seconds) idle connections are looked for.
     cleanup_interval: float = 10.0
+
+
+class _TakingTurns:
+    """The WSGI app, run by at most ``slots`` threads at once (see ServerLimits.working).
+
+    A fault that waits calls ``environ["xms.pause"]`` instead of sleeping, which gives its turn
+    to another request meanwhile.
+    """
+
+    def __init__(self, app: Any, slots: int) -> None:
+        self.app = app
+        self._free = slots
+        self._lock = threading.Lock()
+        self._waiting: collections.deque[threading.Event] = collections.deque()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        self._take_turn()
+        try:
+            environ["xms.pause"] = self.pause
+            return self.app(environ, start_response)
+        finally:
+            self._give_turn()
+
+    def pause(self, seconds: float) -> None:
+        self._give_turn()
+        try:
+            time.sleep(seconds)
+        finally:
+            self._take_turn()
+
+    def _take_turn(self) -> None:
+        with self._lock:
+            if self._free and not self._waiting:
+                self._free -= 1
+                return
+            turn = threading.Event()
+            self._waiting.append(turn)
+        turn.wait()
+
+    def _give_turn(self) -> None:
+        # Handed straight to the longest waiting request: first come, first served, so that
+        # no request is overtaken again and again (a semaphore lets the releasing thread
+        # take its turn back at once).
+        with self._lock:
+            if self._waiting:
+                self._waiting.popleft().set()
+            else:
+                self._free += 1
 
 
 class _SandboxTask(WSGITask):
@@ -84,6 +140,10 @@ class _SandboxChannel(HTTPChannel):
     error_task_class = _JsonErrorTask
 
     def writable(self) -> bool:
+        # The loop asks every connection this on every pass, so the usual answer (nothing to
+        # send) comes first, without touching a lock.
+        if not super().writable():
+            return False
         # While a task thread is writing a response it holds the output lock and sends what it
         # writes itself, then wakes the loop. Watching the socket for writing meanwhile only
         # makes the loop spin on a lock it cannot take: with a room's keep-alive connections
@@ -92,22 +152,32 @@ class _SandboxChannel(HTTPChannel):
             return False
         if self.requests:
             self.outbuf_lock.release()
-        return bool(super().writable())
+        return True
 
 
 class HttpServer:
     """A waitress server that serves until :meth:`shutdown` (from another thread) or Ctrl-C."""
 
     def __init__(
-        self, host: str, port: int, app: Any, limits: ServerLimits, max_request_bytes: int
+        self,
+        host: str,
+        port: int,
+        app: Any,
+        limits: ServerLimits,
+        max_request_bytes: int,
+        listener: socket.socket | None = None,
     ) -> None:
+        """Listen on ``host:port``, or accept on ``listener``: a socket already bound and
+        listening, which several worker processes share (``python -m xms_sandbox --workers``)."""
         _allow_open_files(limits.connection_limit + 100)  # the database and logs need some too
         self._sockets: dict[int, Any] = {}  # waitress's map of the sockets its loop watches
+        where: dict[str, Any] = (
+            {"sockets": [listener]} if listener else {"host": _one_address(host), "port": port}
+        )
         server = create_server(
-            app,
+            _TakingTurns(app, limits.working),
             map=self._sockets,
-            host=_one_address(host),
-            port=port,
+            **where,
             threads=limits.threads,
             connection_limit=limits.connection_limit,
             channel_timeout=limits.channel_timeout,
@@ -130,11 +200,11 @@ class HttpServer:
     @property
     def app(self) -> Any:
         """The WSGI app being served (replaceable, e.g. by a wrapper that logs requests)."""
-        return self._server.application
+        return cast(_TakingTurns, self._server.application).app
 
     @app.setter
     def app(self, value: Any) -> None:
-        self._server.application = value
+        cast(_TakingTurns, self._server.application).app = value
 
     def serve_forever(self) -> None:
         """Serve until :meth:`shutdown`; Ctrl-C (in the main thread) raises out of here."""

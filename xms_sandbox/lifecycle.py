@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 # Status names and codes as the API reports them.
 QUEUED = (400, "Queued")
@@ -25,9 +26,11 @@ FINAL_STATUSES = frozenset(
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Outcome:
-    """How a number's message ends: final status and code, or no receipt at all."""
+    """How a number's message ends: final status and code, or no receipt at all. Compared (and
+    hashed) by identity: the few there are are the constants below, and reports hash one per
+    recipient."""
 
     status: str
     code: int
@@ -81,9 +84,12 @@ class Event:
         return self.status in FINAL_STATUSES
 
 
-@dataclass(frozen=True)
-class Recipient:
-    """What the timeline needs to know about one recipient of one batch."""
+class Recipient(NamedTuple):
+    """What the timeline needs to know about one recipient of one batch.
+
+    A named tuple rather than a dataclass: a report builds one per recipient every time it is
+    asked for, and a room asks often (bench/room.py).
+    """
 
     msisdn: str
     queued_at: float

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
 from typing import Any
 
@@ -19,7 +20,9 @@ from .storage import Storage
 class Sandbox:
     """A running sandbox: ``.url`` to talk to, ``.stop()`` (or ``with``) to end it."""
 
-    def __init__(self, server: HttpServer, backend: XmsBackend, worker: CallbackWorker) -> None:
+    def __init__(
+        self, server: HttpServer, backend: XmsBackend, worker: CallbackWorker | None
+    ) -> None:
         self._server = server
         self.backend = backend
         self._worker = worker
@@ -33,7 +36,8 @@ class Sandbox:
         return f"{self.url}/xms"
 
     def serve_in_thread(self) -> Sandbox:
-        self._worker.start()
+        if self._worker is not None:
+            self._worker.start()
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="xms-sandbox", daemon=True
         )
@@ -41,7 +45,8 @@ class Sandbox:
         return self
 
     def serve_forever(self) -> None:
-        self._worker.start()
+        if self._worker is not None:
+            self._worker.start()
         try:
             self._server.serve_forever()
         finally:
@@ -57,7 +62,8 @@ class Sandbox:
         self._shutdown_worker()
 
     def _shutdown_worker(self) -> None:
-        self._worker.stop()
+        if self._worker is not None:
+            self._worker.stop()
 
     def __enter__(self) -> Sandbox:
         return self
@@ -86,6 +92,8 @@ def build(
     max_request_bytes: int = 1024 * 1024,
     server_limits: ServerLimits | None = None,
     callback_allow: list[str] | None = None,
+    listener: socket.socket | None = None,
+    post_callbacks: bool = True,
 ) -> Sandbox:
     """Create (but do not start) a sandbox server bound to ``host:port`` (0 = a free port).
 
@@ -98,6 +106,8 @@ def build(
     ``callback_allow`` lists the non-public ranges (CIDRs) callbacks may still reach when the
     sandbox is shared (``open_plans``, or a ``host`` beyond loopback; giving it makes any sandbox
     shared); see :mod:`~xms_sandbox.callbacks`. A sandbox for one learner posts anywhere.
+    ``listener`` (a bound, listening socket) and ``post_callbacks=False`` are for worker
+    processes that share one socket and one database: only one of them posts callbacks.
     """
     config = SandboxConfig(
         timing=timing or Timing(),
@@ -117,8 +127,8 @@ def build(
     app = create_app(backend, log_requests, controls)
     app.config["XMS_INSTRUCTOR_TOKEN"] = instructor_token
     limits = server_limits or ServerLimits()
-    server = HttpServer(host, port, app, limits, config.max_request_bytes)
-    return Sandbox(server, backend, CallbackWorker(backend))
+    server = HttpServer(host, port, app, limits, config.max_request_bytes, listener)
+    return Sandbox(server, backend, CallbackWorker(backend) if post_callbacks else None)
 
 
 def start(**options: Any) -> Sandbox:

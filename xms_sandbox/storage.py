@@ -4,6 +4,11 @@ A file by default, so state survives a restart and several processes (several no
 each running their own embedded sandbox) can share it: WAL mode lets readers work while one
 writer writes, and every write takes the database lock up front (``BEGIN IMMEDIATE``) so two
 processes never deadlock upgrading a read lock. ``:memory:`` keeps everything in this process.
+
+With a file, each thread reads through a connection of its own, so a room's delivery-report
+polls never queue behind another learner's send while it commits (bench/room.py); writes share
+one connection, one at a time. ``:memory:`` has a single connection for everything: another
+connection would see another, empty database.
 """
 
 from __future__ import annotations
@@ -15,8 +20,13 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS plans (
@@ -98,6 +108,22 @@ CREATE TABLE IF NOT EXISTS callback_inbox (
     payload TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS callback_inbox_by_plan ON callback_inbox (plan_id, id);
+CREATE TABLE IF NOT EXISTS faults (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    plan_id TEXT,
+    kind TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    status INTEGER NOT NULL,
+    seconds REAL NOT NULL,
+    method TEXT,
+    path TEXT,
+    after INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS request_buckets (
+    plan_id TEXT PRIMARY KEY,
+    tokens REAL NOT NULL,
+    updated REAL NOT NULL
+);
 """
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -118,24 +144,66 @@ def dumps(value: Any) -> str:
 
 
 class Storage:
-    """One SQLite connection shared by this process's threads, behind a lock."""
+    """A writing SQLite connection shared by this process's threads behind a lock, and (for a
+    file) a reading connection per thread."""
 
     def __init__(self, path: str | os.PathLike[str] = ":memory:") -> None:
         self.path = str(path)
-        if self.path != ":memory:":
+        self.in_memory = self.path == ":memory:"
+        if not self.in_memory:
             os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
             # Readable by its owner only: it holds everyone's messages (and token hashes).
             os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(
-            self.path, timeout=30, isolation_level=None, check_same_thread=False
-        )
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA busy_timeout = 30000")
-        if self.path != ":memory:":
+        self._db = self._connect()
+        if not self.in_memory:
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = NORMAL")
+            # Copying the log into the file (and syncing it) happens in the background, not
+            # inside a learner's send: that made every send in a room wait (bench/room.py).
+            self._db.execute("PRAGMA wal_autocheckpoint = 0")
         self._create_schema()
+        self._readers = threading.local()
+        self._all_readers: list[sqlite3.Connection] = []
+        self._lock_file: int | None = None
+        if not self.in_memory and fcntl is not None:
+            self._lock_file = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        self._closing = threading.Event()
+        if not self.in_memory:
+            threading.Thread(target=self._checkpoint, name="xms-checkpoint", daemon=True).start()
+
+    def _checkpoint(self, every: float = 1.0) -> None:
+        """Copy the write-ahead log into the database file every ``every`` seconds, with a
+        connection of its own, letting writers go on meanwhile (PASSIVE)."""
+        db = self._connect()
+        try:
+            while not self._closing.wait(every):
+                with suppress(sqlite3.Error):  # busy now: the next round does it
+                    db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            db.close()
+
+    def _connect(self) -> sqlite3.Connection:
+        # Not checked for the thread: the writer is shared behind the lock, and close() may
+        # close a reader from another thread; each reader is otherwise only its thread's.
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA busy_timeout = 30000")
+        return db
+
+    @contextmanager
+    def _reader(self) -> Iterator[sqlite3.Connection]:
+        """This thread's reading connection (the shared one, locked, for ``:memory:``)."""
+        if self.in_memory:
+            with self._lock:
+                yield self._db
+            return
+        reader: sqlite3.Connection | None = getattr(self._readers, "db", None)
+        if reader is None:
+            reader = self._readers.db = self._connect()
+            with self._lock:
+                self._all_readers.append(reader)
+        yield reader
 
     def _create_schema(self) -> None:
         with self._lock:
@@ -146,7 +214,7 @@ class Storage:
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """A transaction that holds the database's write lock from its first statement."""
-        with self._lock:
+        with self._lock, self._between_processes():
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
@@ -156,18 +224,34 @@ class Storage:
             self._db.execute("COMMIT")
 
     @contextmanager
+    def _between_processes(self) -> Iterator[None]:
+        """Writers in other processes on the same file queue here, in turn. SQLite alone makes
+        a waiting writer sleep and retry, in steps of up to 100 ms: two worker processes of one
+        room each saw sends take a second (bench/room.py). A lock file wakes the next writer the
+        moment the last one is done. (Windows has no flock: there, SQLite's own retry.)"""
+        if self._lock_file is None:
+            yield
+            return
+        fcntl.flock(self._lock_file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+
+    @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
-        """A consistent snapshot for several reads."""
-        with self._lock:
-            self._db.execute("BEGIN")
+        """A consistent snapshot for several reads (write nothing through it)."""
+        with self._reader() as db:
+            db.execute("BEGIN")
             try:
-                yield self._db
+                yield db
             finally:
-                self._db.execute("COMMIT")
+                db.execute("COMMIT")
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        with self._lock:
-            rows: list[sqlite3.Row] = self._db.execute(sql, params).fetchall()
+        """The rows of one read (writes go through :meth:`write`)."""
+        with self._reader() as db:
+            rows: list[sqlite3.Row] = db.execute(sql, params).fetchall()
             return rows
 
     def reset(self) -> None:
@@ -179,5 +263,12 @@ class Storage:
             db.execute("UPDATE plans SET queue_tail = 0")
 
     def close(self) -> None:
+        self._closing.set()
         with self._lock:
+            for reader in self._all_readers:
+                reader.close()
+            self._all_readers.clear()
             self._db.close()
+            if self._lock_file is not None:
+                os.close(self._lock_file)
+                self._lock_file = None

@@ -191,7 +191,7 @@ class Outbox:
         for event in fresh:
             report = RecipientReport(batch, row.msisdn, event)
             self.enqueue(db, batch.plan_id, "delivery_report", url, report, moment)
-        self.scheduler.mark_reported(db, batch.id, row.index, len(seen))
+        self.scheduler.mark_reported(db, batch.id, row.position, len(seen))
         return len(fresh)
 
     def _callback_url(self, batch: Batch) -> str | None:
@@ -373,7 +373,8 @@ class CallbackInbox:
 
     def clear(self, plan_id: str | None = None) -> None:
         """Forget one plan's entries, or (None) every plan's."""
-        if plan_id is None:
-            self.storage.query("DELETE FROM callback_inbox")
-        else:
-            self.storage.query("DELETE FROM callback_inbox WHERE plan_id = ?", (plan_id,))
+        with self.storage.write() as db:
+            if plan_id is None:
+                db.execute("DELETE FROM callback_inbox")
+            else:
+                db.execute("DELETE FROM callback_inbox WHERE plan_id = ?", (plan_id,))

@@ -38,16 +38,29 @@ def batch_from_row(row: sqlite3.Row) -> Batch:
 
 def recipient_from_row(batch: Batch, row: sqlite3.Row) -> RecipientRow:
     """A ``recipients`` row of ``batch``, with everything its timeline depends on."""
-    recipient = Recipient(
-        msisdn=row["msisdn"],
-        queued_at=batch.created_at,
-        dispatch_at=row["dispatch_at"],
-        expire_at=batch.expire_at,
-        deliver_after=batch.spec.get("deliver_after", _FALLBACK_DELIVER_AFTER),
-        abort_code=row["abort_code"],
-        canceled_at=batch.canceled_at,
-    )
-    return RecipientRow(row["idx"], row["msisdn"], recipient, row["reported"])
+    return recipients_from_rows(
+        batch, [(row["idx"], row["msisdn"], row["dispatch_at"], row["abort_code"], row["reported"])]
+    )[0]
+
+
+#: The columns :func:`recipients_from_rows` reads, in its order.
+RECIPIENT_COLUMNS = "idx, msisdn, dispatch_at, abort_code, reported"
+
+
+def recipients_from_rows(batch: Batch, rows: list[tuple[Any, ...]]) -> list[RecipientRow]:
+    """Rows of ``batch`` (plain tuples of RECIPIENT_COLUMNS) as records; a report makes one
+    per recipient each time it is asked for, so the batch's part is worked out once."""
+    deliver_after = batch.spec.get("deliver_after", _FALLBACK_DELIVER_AFTER)
+    start, expire, canceled = batch.created_at, batch.expire_at, batch.canceled_at
+    return [
+        RecipientRow(
+            idx,
+            msisdn,
+            Recipient(msisdn, start, dispatch_at, expire, deliver_after, abort_code, canceled),
+            reported,
+        )
+        for idx, msisdn, dispatch_at, abort_code, reported in rows
+    ]
 
 
 def windowed(

@@ -8,7 +8,7 @@ never builds a response dictionary, and ``responses`` never reads a database row
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from ..lifecycle import Event, Recipient
 
@@ -50,12 +50,12 @@ class Page(Generic[T]):
     count: int
 
 
-@dataclass(frozen=True)
-class RecipientRow:
+class RecipientRow(NamedTuple):
     """One recipient of one batch as scheduled: what the timeline needs, plus how many of its
-    status changes have already been sent as callbacks (``reported``)."""
+    status changes have already been sent as callbacks (``reported``). A named tuple, as
+    :class:`~xms_sandbox.lifecycle.Recipient` is, because reports build one per recipient."""
 
-    index: int
+    position: int  # in the batch's expanded recipient list (``idx`` in the table)
     msisdn: str
     recipient: Recipient
     reported: int

@@ -44,8 +44,14 @@ def summarise(
     """The batch report at ``moment``: recipients bucketed by (code, status), buckets sorted,
     keeping only the wanted statuses (any case) and codes when those are given."""
     buckets: dict[tuple[int, str], list[str]] = {}
+    # Recipients of one batch differ only in these, and most share them: each story once.
+    seen: dict[tuple[lifecycle.Outcome, float, int | None], lifecycle.Event] = {}
     for row in rows:
-        event = lifecycle.state_at(row.recipient, moment)
+        recipient = row.recipient
+        key = (lifecycle.outcome_for(row.msisdn), recipient.dispatch_at, recipient.abort_code)
+        event = seen.get(key)
+        if event is None:
+            event = seen[key] = lifecycle.state_at(recipient, moment)
         buckets.setdefault((event.code, event.status), []).append(row.msisdn)
     wanted = {s.lower() for s in statuses or ()}
     kept = [

@@ -19,7 +19,7 @@ from ..substitution import placeholders, render, unmatched
 from .config import Clock, SandboxConfig
 from .groups import members_of
 from .plans import PlanStore
-from .queries import batch_from_row, recipient_from_row
+from .queries import RECIPIENT_COLUMNS, batch_from_row, recipients_from_rows
 from .records import Batch, Plan, RecipientRow
 
 #: ``delivery_report`` modes that post callbacks (every mode but ``none``).
@@ -150,13 +150,14 @@ class Scheduler:
         db: sqlite3.Connection, batch: Batch, msisdn: str | None = None
     ) -> list[RecipientRow]:
         """The batch's recipient rows in the order they were expanded (or the row of ``msisdn``)."""
-        sql = "SELECT * FROM recipients WHERE batch_id = ?"
+        sql = f"SELECT {RECIPIENT_COLUMNS} FROM recipients WHERE batch_id = ?"
         params: list[Any] = [batch.id]
         if msisdn is not None:
             sql += " AND msisdn = ?"
             params.append(msisdn)
-        rows = db.execute(sql + " ORDER BY idx", params).fetchall()
-        return [recipient_from_row(batch, row) for row in rows]
+        cursor = db.cursor()
+        cursor.row_factory = None  # plain tuples: a hundred rows cost less than as sqlite3.Row
+        return recipients_from_rows(batch, cursor.execute(sql + " ORDER BY idx", params).fetchall())
 
     @staticmethod
     def mark_reported(db: sqlite3.Connection, batch_id: str, index: int, count: int) -> None:
