@@ -72,13 +72,14 @@ from sinch_helpers_machinery.recipients import (
 )
 from sinch_helpers_machinery.sandbox_controls import SandboxControls
 from sinch_helpers_machinery.settings import (
-    checked_credentials,
     credential_fields,
     first_setting,
+    hides_token,
     mask,
     read_settings,
+    tidy_credentials,
 )
-from sinch_helpers_machinery.transport import XmsTransport, batch_payload, segment
+from sinch_helpers_machinery.transport import XmsTransport, batch_payload, known_fields, segment
 
 if TYPE_CHECKING:
     from sinch_helpers_machinery.message_check import MessageCheck
@@ -104,6 +105,7 @@ USER_AGENT = f"sinch-sms-notebooks/{__version__} python-requests/{requests.__ver
 # ================================================================ 1. credentials
 
 
+@hides_token  # the token is kept as a Secret: masked in any repr, and so in any traceback
 @dataclass(frozen=True)
 class Credentials:
     """A service plan ID, its API token and where the plan lives (a region or a base URL).
@@ -119,11 +121,7 @@ class Credentials:
 
     def __post_init__(self) -> None:
         # Checked and tidied here, once: a frozen dataclass never changes afterwards.
-        tidy = checked_credentials(self.service_plan_id, self.api_token, self.region, self.base_url)
-        for name, value in zip(
-            ("service_plan_id", "api_token", "region", "base_url"), tidy, strict=True
-        ):
-            object.__setattr__(self, name, value)
+        tidy_credentials(self)  # stray characters, a pasted "Bearer ", the region's spelling
 
     @property
     def origin(self) -> str:
@@ -223,6 +221,7 @@ def connect(
     return SmsClient(credentials, timeout=timeout, retries=retries, sandbox=True)
 
 
+@known_fields  # a keyword the API does not document (sendat=...) is a TypeError, not ignored
 class SmsClient:
     """One service plan's view of the API: one method per operation, named as the API names it.
 
@@ -530,6 +529,7 @@ def preview(
 # ================================================================ 4. send
 
 
+@known_fields
 def send_bulk(
     client: SmsClient,
     recipients: pd.DataFrame | pd.Series | Sequence[str],

@@ -31,3 +31,36 @@ FINAL_STATUSES = frozenset(
 # Number ranges reserved for fiction (Ofcom's drama numbers, the North American 555-01xx): they
 # are fine in the sandbox and never reach a real phone, so live sends refuse them.
 FICTIONAL = re.compile(r"\+?(?:447700900\d{3}|1[2-9]\d{2}5550[1]\d{2})")
+
+# The fields each request documents (the API reference's tables), by the API's own names. The
+# helpers refuse any other keyword, so that a typo (``sendat=``) fails instead of being ignored.
+#: A batch (``POST /batches``; a dry run and ``PUT`` take the same): the text, binary
+#: (``udh``) and media (``strict_validation``) kinds together.
+BATCH_FIELDS = frozenset(
+    {
+        "to", "from", "type", "body", "parameters", "delivery_report", "send_at", "expire_at",
+        "callback_url", "client_reference", "feedback_enabled", "flash_message",
+        "max_number_of_message_parts", "truncate_concat", "from_ton", "from_npi", "udh",
+        "strict_validation",
+    }
+)  # fmt: skip
+#: A group (``POST /groups``, ``PUT /groups/{id}``).
+GROUP_FIELDS = frozenset({"name", "members", "child_groups", "auto_update"})
+#: Each request's body fields, or for a list its filters (paging aside).
+REQUEST_FIELDS: dict[str, frozenset[str]] = {
+    "POST /batches": BATCH_FIELDS,
+    "POST /batches/dry_run": BATCH_FIELDS,
+    "PUT /batches/{id}": BATCH_FIELDS,
+    # An update changes any field but the recipients, which it adds and removes instead.
+    "POST /batches/{id}": (BATCH_FIELDS - {"to"}) | {"to_add", "to_remove"},
+    "GET /batches": frozenset({"from", "start_date", "end_date", "client_reference"}),
+    "GET /delivery_reports": frozenset(
+        {"status", "code", "start_date", "end_date", "client_reference"}
+    ),
+    "GET /inbounds": frozenset({"to", "start_date", "end_date", "client_reference"}),
+    "POST /groups": GROUP_FIELDS,
+    "PUT /groups/{id}": GROUP_FIELDS,
+    "POST /groups/{id}": frozenset(
+        {"name", "add", "remove", "add_from_group", "remove_from_group", "auto_update"}
+    ),
+}

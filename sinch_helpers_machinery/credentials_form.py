@@ -12,6 +12,7 @@ from typing import Any
 
 from .api_facts import REGIONS
 from .errors import SmsApiError
+from .settings import Secret
 
 NO_WIDGETS_TEXT = (
     "Credentials form (needs a Jupyter front end with widgets). Without one, set the "
@@ -53,8 +54,11 @@ class CredentialsForm:
         self.box = widgets.VBox([self.plan, self.token, self.region, self.button, self.status])
 
     def submit(self) -> Any:
-        """Read the fields, forget the token in the widget, and check the credentials."""
-        token, self.token.value = self.token.value, ""
+        """Read the fields, forget the token in the widget, and check the credentials.
+
+        Whatever the check shows is escaped: the API's text is not HTML to run."""
+        # A Secret from here on: should the check fail, the traceback shows the token masked.
+        token, self.token.value = Secret(self.token.value), ""
         try:
             candidate = self._check(self.plan.value, token, self.region.value)
         except SmsApiError as error:

@@ -2,6 +2,7 @@
 
 Every error is an :class:`SmsApiError` that carries the HTTP status, the API's ``code`` and
 ``text``, the request (method and URL, never headers) and a ``hint``; ``str(error)`` shows them.
+None is chained to an exception of requests or urllib3: those hold the headers, token included.
 """
 
 from __future__ import annotations
@@ -61,7 +62,12 @@ class ConnectionFailed(SmsApiError):
     """The API could not be reached, or did not answer in time.
 
     Example: a ``base_url`` where nothing listens raises it, with a hint to check the address.
+    The message names the library's exception and its reason; that exception is not chained, as
+    its frames hold the request's headers, the token among them.
     """
+
+    #: True when no connection was ever made, so the request certainly never reached the API.
+    never_left: bool = False
 
 
 class RequestTimeout(ConnectionFailed):

@@ -227,9 +227,7 @@ class SandboxControls:
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:
         """One call to ``/sandbox/...`` through the client's session, with typed errors."""
         transport = self._transport
-        answer = transport.session.request(
-            method, f"{self.url}/sandbox{path}", timeout=transport.timeout, **kwargs
-        )
+        answer = transport.exchange(method, f"{self.url}/sandbox{path}", **kwargs)
         if answer.status_code >= 400:
             raise transport.api_error(answer, method, answer.url)
         if answer.headers.get("Content-Type", "").startswith("text/html"):

@@ -1,29 +1,60 @@
 """HTTP to the SMS API: a keep-alive session, retries with backoff, typed errors with hints.
-Sending a batch exactly once builds on it, in :mod:`.exactly_once`."""
+Sending a batch exactly once builds on it, in :mod:`.exactly_once`.
+
+The token never leaves the session's headers: errors are never chained to the exceptions of
+requests and urllib3 (whose frames hold those headers), and keyword arguments the API does not
+document are refused before anything is sent (:func:`known_fields`)."""
 
 from __future__ import annotations
 
+import difflib
+import functools
+import inspect
 import time
-from collections.abc import Iterator, Mapping
-from typing import Any, Protocol
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
 
 import requests
 from requests.adapters import HTTPAdapter
 
+from .api_facts import REQUEST_FIELDS
 from .api_objects import ApiObject, wrap
 from .errors import (
     ConnectionFailed,
+    CredentialsError,
     RateLimitedError,
     RequestTimeout,
     SmsApiError,
     error_type,
     hint_for,
 )
+from .settings import BEARER_PREFIX, Secret, malformed, mask
 
 SAFE_METHODS = frozenset({"GET", "PUT", "DELETE"})
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 MAX_WAIT = 30.0  # seconds: the longest pause between two attempts, whatever Retry-After says
+MAX_REASON = 300  # characters of a library's reason kept in a message
+#: The helpers whose ``**fields`` (or ``**filters``) go to the API, and the names each takes:
+#: those the API documents for its request. send_bulk numbers each batch's client_reference.
+HELPER_FIELDS: dict[str, frozenset[str]] = {
+    "send_batch": REQUEST_FIELDS["POST /batches"],
+    "dry_run": REQUEST_FIELDS["POST /batches/dry_run"],
+    "replace_batch": REQUEST_FIELDS["PUT /batches/{id}"],
+    "update_batch": REQUEST_FIELDS["POST /batches/{id}"],
+    "list_batches": REQUEST_FIELDS["GET /batches"],
+    "list_delivery_reports": REQUEST_FIELDS["GET /delivery_reports"],
+    "list_inbounds": REQUEST_FIELDS["GET /inbounds"],
+    "create_group": REQUEST_FIELDS["POST /groups"],
+    "replace_group": REQUEST_FIELDS["PUT /groups/{id}"],
+    "update_group": REQUEST_FIELDS["POST /groups/{id}"],
+    "send_bulk": REQUEST_FIELDS["POST /batches"] - {"to", "client_reference"},
+}
+#: Exceptions of an HTTP exchange that got no answer: requests' own, and the UnicodeError that
+#: http.client raises for a header it cannot encode (which requests lets through).
+NO_ANSWER = (requests.RequestException, UnicodeError)
+
+T = TypeVar("T")
 
 
 class PlanCredentials(Protocol):
@@ -64,6 +95,10 @@ class XmsTransport:
         backoff: float = 0.5,
         user_agent: str = "sinch-sms-notebooks",
     ) -> None:
+        # Sent as it is: checked as it is (Credentials are, but a plan made by hand may not be).
+        problem = malformed(credentials.api_token, "API token", stripped=False)
+        if problem is not None:
+            raise problem
         self.credentials = credentials
         self.timeout, self.retries, self.backoff = timeout, retries, backoff
         #: The setting that chose where requests go, named in hints about reaching it.
@@ -75,7 +110,8 @@ class XmsTransport:
             {
                 "User-Agent": user_agent,
                 "Accept": "application/json",
-                "Authorization": f"Bearer {credentials.api_token}",
+                # A Secret: masked in the reprs of requests' and urllib3's frames too.
+                "Authorization": Secret(f"Bearer {credentials.api_token}"),
             }
         )
 
@@ -110,16 +146,13 @@ class XmsTransport:
         attempt = 0
         while True:
             try:
-                answer = self.session.request(
-                    method, url, json=json_body, params=params, timeout=self.timeout
-                )
-            except requests.RequestException as exc:
-                error = self.connection_error(exc, method, url)
-                if attempt < self.retries and (retry or never_left(exc)):
+                answer = self.exchange(method, url, json=json_body, params=params)
+            except ConnectionFailed as error:
+                if attempt < self.retries and (retry or error.never_left):
                     attempt += 1
                     time.sleep(self.delay(attempt, None))
                     continue
-                raise error from exc
+                raise
             if answer.status_code < 400:
                 return self.decoded(answer, method, url)
             status = answer.status_code
@@ -130,6 +163,21 @@ class XmsTransport:
                 time.sleep(self.delay(attempt, answer.headers.get("Retry-After")))
                 continue
             raise self.api_error(answer, method, url)
+
+    def exchange(self, method: str, url: str, **options: Any) -> requests.Response:
+        """One HTTP request (``options`` as for ``requests``) and its answer, whatever the status;
+        ConnectionFailed (or RequestTimeout) when no answer came.
+
+        The library's exception is turned into ours and dropped, not chained: its frames hold
+        the request's headers, token included, and a chained traceback (IPython's verbose mode
+        prints every frame's variables) would carry them into a saved notebook.
+        """
+        options.setdefault("timeout", self.timeout)
+        try:
+            return self.session.request(method, url, **options)
+        except NO_ANSWER as exc:
+            failure = self.connection_error(exc, method, url)
+        raise failure  # out here, so that the library's exception is not its __context__
 
     def find_sent(self, client_reference: str, since: float | None = None) -> ApiObject | None:
         """The batch sent with this ``client_reference`` since ``since`` (a Unix time; default
@@ -169,15 +217,16 @@ class XmsTransport:
         try:
             return wrap(answer.json())
         except ValueError:
-            raise SmsApiError(
-                f"HTTP {answer.status_code} but the answer is not JSON "
-                f"({answer.headers.get('Content-Type', 'no content type')}).",
-                status=answer.status_code,
-                method=method,
-                url=url,
-                hint=f"Something other than the SMS API answered at {self.credentials.origin}. "
-                "Check SINCH_BASE_URL: it should look like https://us.sms.api.sinch.com/xms.",
-            ) from None
+            pass  # raised below, so that the decoder's exception is not chained
+        raise SmsApiError(
+            f"HTTP {answer.status_code} but the answer is not JSON "
+            f"({answer.headers.get('Content-Type', 'no content type')}).",
+            status=answer.status_code,
+            method=method,
+            url=url,
+            hint=f"Something other than the SMS API answered at {self.credentials.origin}. "
+            "Check SINCH_BASE_URL: it should look like https://us.sms.api.sinch.com/xms.",
+        )
 
     def delay(self, attempt: int, retry_after: str | None) -> float:
         """Seconds to wait before attempt number ``attempt`` (from 1)."""
@@ -187,18 +236,23 @@ class XmsTransport:
         return min(self.backoff * 2 ** (attempt - 1), MAX_WAIT)
 
     def connection_error(self, exc: Exception, method: str, url: str) -> SmsApiError:
-        """The typed error for a request that got no HTTP answer."""
+        """The typed error for a request that got no HTTP answer; its message keeps the
+        library's exception type and reason (the token masked), not the exception itself."""
+        header_problem = self.authorization_problem()
+        if header_problem is not None:  # requests refused the header, or could not encode it
+            return header_problem
+        reason = failure_reason(exc, self.secrets())
         if isinstance(exc, requests.Timeout) and not isinstance(exc, requests.ConnectTimeout):
             return RequestTimeout(
-                f"No answer within {self.timeout} s.",
+                f"No answer within {self.timeout} s ({reason}).",
                 method=method,
                 url=url,
                 hint="The API may be slow or the request large; try again, or raise the timeout "
                 "with connect(timeout=...). For sends the client already checked whether the "
                 "batch arrived.",
             )
-        return ConnectionFailed(
-            f"Could not reach {self.credentials.origin} ({type(exc).__name__}).",
+        error = ConnectionFailed(
+            f"Could not reach {self.credentials.origin} ({reason}).",
             method=method,
             url=url,
             hint=f"Check your network and the {self.where} ({self.address_setting}); "
@@ -208,6 +262,20 @@ class XmsTransport:
                 else "for a sandbox, check that it is running (make sandbox)."
             ),
         )
+        error.never_left = never_left(exc)
+        return error
+
+    def authorization_problem(self) -> CredentialsError | None:
+        """The error for an Authorization header that cannot be sent as it is (a line break or
+        an invisible character in the token, put there after the checks), or None."""
+        header = str(self.session.headers.get("Authorization") or "")
+        prefix = BEARER_PREFIX.match(header)
+        return malformed(header[prefix.end() :] if prefix else header, "API token", stripped=False)
+
+    def secrets(self) -> list[str]:
+        """The token and the Authorization header, as far as this client knows them."""
+        header = self.session.headers.get("Authorization")
+        return [s for s in (self.credentials.api_token, header) if isinstance(s, str) and s]
 
     def api_error(self, answer: requests.Response, method: str, url: str) -> SmsApiError:
         """The typed error for an HTTP error answer, with the API's code and text."""
@@ -217,6 +285,7 @@ class XmsTransport:
             body = {}
         body = body if isinstance(body, dict) else {}
         code, text = body.get("code"), body.get("text") or answer.reason
+        text = scrubbed(str(text), self.secrets()) if text else text  # never echo a token
         status = answer.status_code
         error = error_type(status)(
             f"HTTP {status} from the SMS API" + (f" [{code}]" if code else "") + f": {text}",
@@ -292,6 +361,92 @@ def seconds(header: str | None) -> float | None:
         return None
 
 
+def known_fields(target: T) -> T:
+    """Make the helpers listed in :data:`HELPER_FIELDS` refuse keyword arguments the API does
+    not document, before anything is sent: a class's methods (those it has), or one function.
+
+    ``TypeError: send_batch() got an unexpected keyword argument 'sendat'. Did you mean
+    'send_at'?`` beats a batch that silently goes out at once.
+
+    >>> @known_fields
+    ... def list_batches(*, page_size=100, **filters): return filters
+    >>> list_batches(start_dat="2025-01-01")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    TypeError: list_batches() got ... argument 'start_dat'. Did you mean 'start_date'?
+    """
+    if not isinstance(target, type):
+        return checking_fields(target)  # type: ignore[arg-type, return-value]
+    for name in HELPER_FIELDS.keys() & vars(target).keys():
+        setattr(target, name, checking_fields(vars(target)[name]))
+    return target
+
+
+def checking_fields(helper: Callable[..., T]) -> Callable[..., T]:
+    """``helper``, checking the names in its ``**fields`` against :data:`HELPER_FIELDS`."""
+    name, allowed = helper.__name__, HELPER_FIELDS[helper.__name__]
+    own = [
+        p.name
+        for p in inspect.signature(helper).parameters.values()
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    ]
+
+    @functools.wraps(helper)
+    def checked(*args: Any, **kwargs: Any) -> T:
+        unknown = [key for key in kwargs if key not in allowed and key not in own]
+        if unknown:
+            raise TypeError(unknown_keyword(name, unknown[0], allowed, own))
+        return helper(*args, **kwargs)
+
+    return checked
+
+
+def unknown_keyword(helper: str, key: str, allowed: Collection[str], own: Iterable[str]) -> str:
+    """Python's own message for an unknown keyword, plus the closest valid name (or them all).
+
+    >>> unknown_keyword("send_batch", "sendat", {"send_at", "expire_at"}, ["sender"])
+    "send_batch() got an unexpected keyword argument 'sendat'. Did you mean 'send_at'?"
+    """
+    message = f"{helper}() got an unexpected keyword argument '{key}'."
+    close = difflib.get_close_matches(key, sorted({*allowed, *own}), n=1)
+    if close:
+        return f"{message} Did you mean '{close[0]}'?"
+    return f"{message} The API documents these fields for it: {', '.join(sorted(allowed))}."
+
+
+def failure_reason(exc: BaseException, secrets: Iterable[str]) -> str:
+    """``Type: reason`` for a library's exception: its type and the innermost reason in its
+    chain (urllib3 nests three deep), any secret in it masked, at most MAX_REASON characters.
+
+    >>> failure_reason(ConnectionError("[Errno 111] Connection refused"), [])
+    'ConnectionError: [Errno 111] Connection refused'
+    """
+    reason: Any = exc
+    texts = [str(exc)]
+    for _ in range(10):  # a chain is short; the bound guards against a cycle
+        reason = reason.__cause__ or reason.__context__ or getattr(reason, "reason", None)
+        if not isinstance(reason, BaseException):
+            break
+        texts.append(str(reason))
+    text = next((t for t in reversed(texts) if t.strip()), "no reason given")
+    text = scrubbed(text, secrets)
+    if len(text) > MAX_REASON:
+        text = text[: MAX_REASON - 1] + "…"
+    return f"{type(exc).__name__}: {text}"
+
+
+def scrubbed(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every secret masked, written as it is or as a repr writes it (a line
+    break as backslash-n, say).
+
+    >>> scrubbed("header value: 'Bearer 0123456789abcdef'", ["0123456789abcdef"])
+    "header value: 'Bearer …cdef'"
+    """
+    for secret in sorted(secrets, key=len, reverse=True):
+        for form in (secret, repr(secret)[1:-1]):
+            text = text.replace(form, mask(secret))
+    return text
+
+
 def never_left(exc: BaseException) -> bool:
     """True when the request certainly never reached the server (no connection was made)."""
     if isinstance(exc, requests.ConnectTimeout):
@@ -308,6 +463,6 @@ def never_left(exc: BaseException) -> bool:
 
 
 def cause_never_left(error: SmsApiError) -> bool:
-    """True when the error's cause shows the request never reached the server."""
-    cause = error.__cause__
-    return isinstance(cause, Exception) and never_left(cause)
+    """True when the error shows the request never reached the server (no connection was
+    made): worked out from the library's exception when it was caught, as that is not kept."""
+    return isinstance(error, ConnectionFailed) and error.never_left
