@@ -441,7 +441,7 @@ def start_sandbox(folder: Path, port: int) -> subprocess.Popen:
                 *(sys.executable, "-m", "xms_sandbox", "--open", "--port", str(port)),
                 *("--db", str(folder / "room.sqlite3")),
                 *("--dispatch-after", DISPATCH_AFTER, "--deliver-after", DELIVER_AFTER),
-                *("--workers", str(WORKERS)),
+                *(("--workers", str(WORKERS)) if WORKERS > 1 else ()),
             ],
             stdout=log_file,
             stderr=subprocess.STDOUT,

@@ -201,6 +201,9 @@ class Storage:
         reader: sqlite3.Connection | None = getattr(self._readers, "db", None)
         if reader is None:
             reader = self._readers.db = self._connect()
+            # A small page cache each: a room's server has a reader per thread (32), and the
+            # operating system caches the file for all of them anyway.
+            reader.execute("PRAGMA cache_size = -256")
             with self._lock:
                 self._all_readers.append(reader)
         yield reader
