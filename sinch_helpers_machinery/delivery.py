@@ -51,6 +51,8 @@ def final_count(report: Mapping[str, Any]) -> int:
 def wait_outcome(report: Mapping[str, Any], batch_id: str, timeout: float) -> str:
     """One sentence on how a wait for delivery ended: all final, or what is still moving."""
     total, final = report["total_message_count"], final_count(report)
+    if total == 0:  # the API's report of a batch cancelled before it went out
+        return f"Batch {batch_id} has nobody in its delivery report: nothing was sent."
     if final >= total:
         return f"All {total} recipient(s) of batch {batch_id} reached a final status."
     waiting = ", ".join(

@@ -32,7 +32,8 @@ def test_tutorial_send_returns_a_batch_id(client):
     )
     assert len(batch.batch_id) == 26
     assert batch.recipients == {"447700900001", "447700900002"}
-    assert batch.parameters == {"name": {"447700900001": "John", "default": "valued customer"}}
+    # Echoed as sent, "+" and all (as in Sinch's own SDK fixtures).
+    assert batch.parameters == {"name": {"+447700900001": "John", "default": "valued customer"}}
     assert batch.canceled is False
     fetched = client.fetch_batch(batch.batch_id)
     assert fetched.batch_id == batch.batch_id

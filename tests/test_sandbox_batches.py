@@ -138,6 +138,40 @@ def test_update_replace_cancel_before_dispatch(slow_plan):
     assert report["statuses"] == [{"code": 407, "status": "Cancelled", "count": 1}]
 
 
+def test_replace_keeps_created_at_and_queues_anew(slow_plan):
+    batch = slow_plan.send(to=["447700900001"], send_at=iso(dt.timedelta(hours=1)))
+    replaced = slow_plan.put(
+        f"/batches/{batch['id']}", json={"to": ["447700900002"], "from": "1", "body": "R"}
+    ).json()
+    assert replaced["created_at"] == batch["created_at"]
+    assert replaced["modified_at"] > batch["modified_at"]
+    # The new recipient joined the queue when the batch was replaced, not when it was created.
+    queued = slow_plan.get(f"/batches/{batch['id']}/delivery_report/447700900002").json()
+    assert (queued["status"], queued["at"]) == ("Queued", replaced["modified_at"])
+
+
+def test_parameters_are_echoed_as_sent_and_matched_by_number(plan):
+    parameters = {"name": {"+44 7700 900001": "Ann", "+447700900002": "Bo", "default": "you"}}
+    batch = plan.send(
+        to=["447700900001", "+447700900002", "447700900003"],
+        body="Hi ${name}",
+        parameters=parameters,
+    )
+    assert batch["parameters"] == parameters
+    assert plan.get(f"/batches/{batch['id']}").json()["parameters"] == parameters
+    dry = plan.post(
+        "/batches/dry_run?per_recipient=true",
+        json={"to": batch["to"], "from": "1", "body": "Hi ${name}", "parameters": parameters},
+    ).json()
+    assert [r["body"] for r in dry["per_recipient"]] == ["Hi Ann", "Hi Bo", "Hi you"]
+    report = plan.get(f"/batches/{batch['id']}/delivery_report").json()
+    assert report["statuses"] == [{"code": 0, "status": "Delivered", "count": 3}]
+    updated = {"name": {"+447700900004": "Cy"}}
+    later = plan.send(to=["447700900004"], send_at=iso(dt.timedelta(hours=1)), body="Hi ${name}")
+    echoed = plan.post(f"/batches/{later['id']}", json={"parameters": updated}).json()
+    assert echoed["parameters"] == updated
+
+
 def test_update_after_dispatch_is_forbidden(plan):
     batch = plan.send(to=["447700900001"])
     answer = plan.post(f"/batches/{batch['id']}", json={"body": "too late"})
@@ -194,6 +228,13 @@ def test_delivery_feedback(plan):
     plain = plan.send(to=["447700900001"])
     refused = plan.post(f"/batches/{plain['id']}/delivery_feedback", json={"recipients": []})
     assert refused.status_code == 400
+
+
+def test_dry_run_of_a_binary_batch_reports_a_documented_encoding(plan):
+    body = {"type": "mt_binary", "to": ["447700900001"], "from": "1", "body": "AAECAw=="}
+    answer = plan.post("/batches/dry_run?per_recipient=true", json={**body, "udh": "0500030102"})
+    (recipient,) = answer.json()["per_recipient"]
+    assert (recipient["encoding"], recipient["number_of_parts"]) == ("text", 1)
 
 
 def test_binary_batches(plan):

@@ -270,6 +270,39 @@ def test_retries_wait_at_most_the_cap():
     assert outbox.retry_delay(10) == outbox.retry_delay(1000) == 30.0
 
 
+def test_retries_follow_the_api_at_the_sandboxs_pace():
+    """The API retries 5 s after a failure, then doubling, 15 times; a sandbox that delivers
+    faster than the default pace retries faster in proportion."""
+    standard = SandboxConfig()
+    assert (standard.retry_base, standard.callback_max_attempts) == (5.0, 16)
+    store = XmsBackend(Storage(), standard, render_callback=responses.callback_body)
+    assert [store.outbox.retry_delay(n) for n in (1, 2, 3, 4)] == [5.0, 10.0, 20.0, 40.0]
+    notebooks = SandboxConfig(timing=xms_sandbox.Timing(0.005, 0.02))
+    assert notebooks.retry_base == pytest.approx(5.0 / 60)
+    assert SandboxConfig(timing=xms_sandbox.Timing(0, 0)).retry_base == 0.05
+    assert SandboxConfig(callback_retry_base=0.5).retry_base == 0.5
+
+
+def test_a_failing_receiver_is_retried_after_5_s_then_doubling_at_the_sandboxs_pace():
+    """At a twentieth of the default pace, the first retry comes after about 0.25 s and the
+    next after about 0.5 s (the callback worker looks every 0.05 s)."""
+    pace = xms_sandbox.Timing(0.015, 0.06)
+    with xms_sandbox.start(timing=pace) as sandbox, Receiver(script=[500, 500]) as hook:
+        plan = next(new_plan(sandbox))
+        plan.send(to=["447700900001"], delivery_report="summary", callback_url=hook.url)
+        times = []
+        deadline = time.monotonic() + 10
+        while len(times) < 3 and time.monotonic() < deadline:
+            if hook.attempts > len(times):
+                times.append(time.monotonic())
+            time.sleep(0.005)
+        hook.wait_for(1)
+    first, second = times[1] - times[0], times[2] - times[1]
+    assert 0.2 <= first < 0.6, first
+    assert 0.45 <= second < 1.0, second
+    assert second > 1.4 * first, (first, second)  # doubling
+
+
 # ================================================================ bad rows
 def test_the_worker_survives_poisoned_rows():
     with running(callback_max_attempts=4) as sandbox, Receiver() as hook:

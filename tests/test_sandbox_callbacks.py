@@ -74,6 +74,20 @@ def test_per_recipient_final_reports_only_the_end(plan):
     ]
 
 
+def test_recipient_callbacks_carry_the_reports_fields(plan):
+    with Receiver() as hook:
+        plan.send(
+            to=["447700900001"],
+            body="x" * 200,
+            max_number_of_message_parts=2,
+            delivery_report="per_recipient_final",
+            callback_url=hook.url,
+        )
+        (report,) = hook.wait_for(1)
+    assert report["number_of_message_parts"] == 2
+    assert "created_at" not in report
+
+
 def test_plan_default_callback_url_is_used(plan):
     with Receiver() as hook:
         plan.configure(callback_url=hook.url)

@@ -7,6 +7,8 @@ import datetime as dt
 import pytest
 import requests
 
+from xms_sandbox.errors import DOCUMENTED_CODES, INVENTED_CODES
+
 
 def send(plan, **body):
     return plan.post("/batches", json={"from": "1", "body": "x", "to": ["447700900001"], **body})
@@ -176,3 +178,29 @@ def test_unknown_report_type_is_400(plan):
     answer = plan.get(f"/batches/{batch['id']}/delivery_report?type=report")
     assert answer.status_code == 400
     assert "'type'" in answer.json()["text"]
+
+
+def test_error_codes_are_sinchs_for_400_and_403_and_the_sandboxs_own_otherwise(plan):
+    """Sinch documents error codes for 400 and 403 only; the codes the sandbox gives other
+    statuses are its own invention (``errors.INVENTED_CODES``), one per status."""
+    batch = plan.send(to=["447700900001"])
+    answers = [
+        plan.post("/batches", json={"to": ["07700 900001"], "from": "1", "body": "x"}),
+        plan.post(f"/batches/{batch['id']}", json={"body": "too late"}),
+        requests.get(f"{plan.base}/batches", timeout=5),
+        plan.get("/batches/01AAAAAAAAAAAAAAAAAAAAAAAA"),
+        plan.get("/nothing-here"),
+        plan.request("PATCH", "/batches"),
+        plan.post("/batches", data=b"{}", headers={"Content-Type": "text/plain"}),
+    ]
+    plan.configure(requests_per_second=1)  # last: every request after this one is limited
+    answers += [plan.get("/batches") for _ in range(3)]
+    seen = set()
+    for answer in answers:
+        status, code = answer.status_code, answer.json().get("code")
+        seen.add(status)
+        if status in (400, 403):
+            assert code in DOCUMENTED_CODES, (status, code)
+        elif status >= 400:
+            assert code == INVENTED_CODES[status], (status, code)
+    assert seen >= {400, 401, 403, 404, 405, 415, 429}

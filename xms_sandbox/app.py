@@ -14,7 +14,7 @@ from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
 from . import parsing
-from .errors import ApiError
+from .errors import INVENTED_CODES, ApiError
 from .faults import FaultBox
 from .models import XmsBackend
 from .routes import xms
@@ -22,13 +22,6 @@ from .sandbox_routes import sandbox
 
 log = logging.getLogger("xms_sandbox")
 
-_HTTP_CODES = {
-    404: "not_found",
-    405: "method_not_allowed",
-    413: "request_entity_too_large",
-    415: "unsupported_media_type",
-    431: "request_header_fields_too_large",
-}
 #: Where the server puts the client's socket in the WSGI environ (for the ``drop`` fault):
 #: ours (:mod:`~xms_sandbox.http_server`), or werkzeug's for its development server.
 SOCKET_KEYS = ("xms.socket", "werkzeug.socket")
@@ -37,8 +30,9 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def error_code(status: int) -> str:
-    """The ``code`` of a JSON error body for an HTTP status the sandbox itself gives."""
-    return _HTTP_CODES.get(status, "bad_request" if status < 500 else "internal_error")
+    """The ``code`` of a JSON error body for an HTTP status the sandbox itself gives: its own
+    invention (:mod:`~xms_sandbox.errors`), as Sinch documents none for these answers."""
+    return INVENTED_CODES.get(status, "bad_request" if status < 500 else "internal_error")
 
 
 def too_large_text(max_bytes: int) -> str:
@@ -165,6 +159,6 @@ def _http_error(error: HTTPException) -> Response:
 
 def _unexpected_error(error: Exception) -> Response:
     log.exception("Unexpected error on %s %s", printable(request.method), printable(request.path))
-    response = jsonify({"code": "internal_error", "text": f"Sandbox error: {error!r}"})
+    response = jsonify({"code": INVENTED_CODES[500], "text": f"Sandbox error: {error!r}"})
     response.status_code = 500
     return response

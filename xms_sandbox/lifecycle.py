@@ -4,6 +4,12 @@ Every recipient goes Queued (400) → Dispatched (401) → a final status. The s
 messages with a background job: it stores when each one leaves the queue and works out its status
 at any moment from that, so every process sharing the database sees the same story, and a restart
 loses nothing. The final status comes from the recipient's number (``OUTCOMES``).
+
+Every (status, code) pair is one that Sinch documents with that meaning. Codes from 400 up are
+the REST API's own, and its code table gives each one's status. Codes below 400 are the SMPP
+error codes of Sinch's status reports (``sinch/docs``, ``sms-smpp-error-specification.md``), each
+given the status whose definition fits it. Which number ends which way is the sandbox's
+invention. README.md ("The sandbox", Lifecycle) lists every pair with its source.
 """
 
 from __future__ import annotations
@@ -12,15 +18,19 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
 
-# Status names and codes as the API reports them.
+# Status names and codes as the API reports them (the REST API's 4xx code table).
 QUEUED = (400, "Queued")
 DISPATCHED = (401, "Dispatched")
 DELIVERED = (0, "Delivered")
 CANCELLED = (407, "Cancelled")
 UNMATCHED_PARAMETER = 405
 EXCEEDED_PARTS = 411
+#: Expired while still in the API's queue, before the SMSC ("internal expiry": Aborted).
 INTERNAL_EXPIRY = 406
-EXPIRED_CODE = 12
+#: Expired after dispatch: the SMSC stopped trying before the phone took the message. SMPP 201
+#: ("absent subscriber, IMSI detached": absent for a while) says why; it is temporary, which is
+#: how a message comes to expire rather than fail.
+EXPIRED = (201, "Expired")
 FINAL_STATUSES = frozenset(
     {"Delivered", "Failed", "Expired", "Rejected", "Aborted", "Cancelled", "Deleted", "Unknown"}
 )
@@ -42,16 +52,22 @@ DELIVERED_OUTCOME = Outcome("Delivered", 0, "Delivered to the handset")
 
 # Fictional UK numbers reserved for drama (Ofcom): +44 7700 900000 to 900999. The last three
 # digits choose the ending, so notebooks and tests can show every outcome on purpose. Every other
-# valid number is delivered.
+# valid number is delivered. The ranges are the sandbox's own; the (status, code) pairs are
+# Sinch's, each with the meaning its source gives (module docstring).
 DRAMA_PREFIX = "447700900"
 OUTCOMES: list[tuple[int, int, Outcome]] = [
     (0, 499, DELIVERED_OUTCOME),
-    (500, 599, Outcome("Failed", 11, "The handset or network failed to deliver")),
-    (600, 699, Outcome("Expired", EXPIRED_CODE, "The handset stayed unreachable until expiry")),
-    (700, 799, Outcome("Rejected", 13, "The operator rejected the message")),
-    (800, 899, Outcome("Aborted", 402, "No route to this number (unroutable)")),
-    (900, 949, Outcome("Unknown", 14, "Sent, but the operator never sent a readable receipt")),
-    (950, 999, Outcome("Expired", EXPIRED_CODE, "No receipt; Dispatched until expire_at", False)),
+    (500, 599, Outcome("Failed", 11, "Not delivered (SMPP 11: message not delivered)")),
+    (600, 699, Outcome("Expired", 201, "Phone off until it expired (SMPP 201: absent subscriber)")),
+    (700, 799, Outcome("Rejected", 61, "Refused by the SMSC (SMPP 61: destination blocked)")),
+    (800, 899, Outcome("Aborted", 402, "No route to this number (402: message unroutable)")),
+    (900, 949, Outcome("Unknown", 114, "A receipt nobody can read (SMPP 114: unknown error)")),
+    # No receipt ever comes, so no error code either: SMPP 0 is "no error / unknown error".
+    (
+        950,
+        999,
+        Outcome("Unknown", 0, "No receipt: Dispatched until expire_at, then Unknown", False),
+    ),
 ]
 
 
@@ -71,6 +87,23 @@ class Timing:
 
     dispatch_after: float = 0.5
     deliver_after: float = 1.0
+
+    def scaled(self, seconds: float, floor: float = 0.05) -> float:
+        """A duration of the real API at this sandbox's pace.
+
+        The default timing counts as real time; a faster sandbox shortens the duration in
+        proportion, a slower one stretches it, and it never drops below ``floor`` (a sandbox
+        with no delays at all must still not retry in a tight loop). The notebooks' sandbox
+        delivers in 25 ms, so the API's 5 s before a callback's first retry become 0.08 s.
+
+        >>> [round(Timing(*t).scaled(5.0), 3) for t in [(0.5, 1.0), (0.005, 0.02), (0, 0)]]
+        [5.0, 0.083, 0.05]
+        """
+        standard = Timing()
+        pace = (self.dispatch_after + self.deliver_after) / (
+            standard.dispatch_after + standard.deliver_after
+        )
+        return max(seconds * pace, floor)
 
 
 @dataclass(frozen=True)
@@ -149,8 +182,9 @@ def _story(
     if outcome.status == "Aborted":
         return (queued, Event(outcome.code, outcome.status, dispatch_at))
     dispatched = Event(*DISPATCHED, dispatch_at)
+    if not outcome.receipt:  # delivered to the SMSC, never a receipt: Unknown once it expires
+        return (queued, dispatched, Event(outcome.code, outcome.status, expire_at))
     final_at = dispatch_at + deliver_after
-    if not outcome.receipt or final_at > expire_at:
-        code = outcome.code if not outcome.receipt else EXPIRED_CODE
-        return (queued, dispatched, Event(code, "Expired", expire_at))
+    if final_at > expire_at:  # the receipt would come after the SMSC stopped trying
+        return (queued, dispatched, Event(*EXPIRED, expire_at))
     return (queued, dispatched, Event(outcome.code, outcome.status, final_at))

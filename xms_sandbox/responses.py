@@ -14,7 +14,7 @@ from dataclasses import asdict
 from typing import Any, TypeVar
 
 from .faults import Fault
-from .lifecycle import DRAMA_PREFIX, FINAL_STATUSES, OUTCOMES
+from .lifecycle import DRAMA_PREFIX, FINAL_STATUSES, OUTCOMES, outcome_for
 from .models.records import (
     Batch,
     BatchReport,
@@ -123,6 +123,7 @@ def batch_report(report: BatchReport) -> Json:
 
 
 def recipient_report(report: RecipientReport) -> Json:
+    """``recipient_delivery_report_sms``: the fields the API's schema has, and no others."""
     event = report.event
     out: Json = {
         "type": "recipient_delivery_report_sms",
@@ -131,14 +132,17 @@ def recipient_report(report: RecipientReport) -> Json:
         "code": event.code,
         "status": event.status,
         "at": render_time(event.at),
-        "created_at": render_time(report.batch.created_at),
     }
-    # Final statuses with an operator's code (below 400) carry an operator time; the API's own
-    # codes (400 and up: queued, dispatched, aborted, cancelled) do not.
-    if event.status in FINAL_STATUSES and event.code < 400:
+    # A final status from an SMSC's receipt (a code below 400) carries the receipt's time; the
+    # API's own codes (400 and up: queued, dispatched, aborted, cancelled) do not, and neither
+    # does an Unknown that no receipt ever came for.
+    receipt = event.status in FINAL_STATUSES and event.code < 400
+    if receipt and outcome_for(report.msisdn).receipt:
         out["operator_status_at"] = render_time(event.at)
     if report.batch.spec.get("client_reference") is not None:
         out["client_reference"] = report.batch.spec["client_reference"]
+    if report.parts is not None:  # only when the batch sets max_number_of_message_parts
+        out["number_of_message_parts"] = report.parts
     return out
 
 

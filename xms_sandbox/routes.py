@@ -14,7 +14,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from . import parsing, responses, validation
-from .errors import ApiError, invalid_format
+from .errors import INVENTED_CODES, ApiError, invalid_format
 from .faults import enforce_request_rate
 from .hub import hub_plan
 from .models import XmsBackend
@@ -37,7 +37,7 @@ def json_body() -> Any:
     if content_type != "application/json" and not content_type.endswith("+json"):
         raise ApiError(
             415,
-            "unsupported_media_type",
+            INVENTED_CODES[415],
             "Send the request body as JSON with 'Content-Type: application/json'.",
         )
     body = request.get_json(silent=True, cache=True)

@@ -83,8 +83,8 @@ def build(
     plans: dict[str, str] | None = None,
     timing: Timing | None = None,
     open_plans: bool = False,
-    callback_retry_base: float = 1.0,
-    callback_max_attempts: int = 8,
+    callback_retry_base: float | None = None,
+    callback_max_attempts: int = SandboxConfig.callback_max_attempts,
     plan_defaults: dict[str, Any] | None = None,
     log_requests: bool = False,
     controls: bool = True,
@@ -106,6 +106,9 @@ def build(
     ``callback_allow`` lists the non-public ranges (CIDRs) callbacks may still reach when the
     sandbox is shared (``open_plans``, or a ``host`` beyond loopback; giving it makes any sandbox
     shared); see :mod:`~xms_sandbox.callbacks`. A sandbox for one learner posts anywhere.
+    Callbacks are retried as the API retries them (the first retry 5 s after a failure, then
+    doubling, 15 retries), at the pace of ``timing`` unless ``callback_retry_base`` (seconds
+    before the first retry) says otherwise; see :class:`SandboxConfig`.
     ``listener`` (a bound, listening socket) and ``post_callbacks=False`` are for worker
     processes that share one socket and one database: only one of them posts callbacks.
     """

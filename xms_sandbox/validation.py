@@ -118,7 +118,12 @@ def _recipients(value: Any, field: str, low: int, high: int) -> list[str]:
 
 
 def parameters(value: Any) -> dict[str, dict[str, str]]:
-    """``{key: {msisdn | "default": value}}`` with recipient numbers normalised."""
+    """``{key: {msisdn | "default": value}}``, checked and kept as sent.
+
+    Each recipient key must be a number, but it stays as written (``"+447700900001"``): the API
+    echoes parameters that way (Sinch's own SDK test fixtures). Lookups compare numbers as bare
+    digits (:func:`~xms_sandbox.substitution.by_number`).
+    """
     if not isinstance(value, dict):
         raise invalid_format("parameters", value, "a JSON object")
     result: dict[str, dict[str, str]] = {}
@@ -133,10 +138,9 @@ def parameters(value: Any) -> dict[str, dict[str, str]]:
         for recipient, text in values.items():
             field = f"parameters.{key}.{recipient}"
             text = _string(text, field, MAX_PARAMETER_VALUE)
-            if recipient == DEFAULT:
-                entry[DEFAULT] = text
-            else:
-                entry[msisdn(recipient, field)] = text
+            if recipient != DEFAULT:
+                msisdn(recipient, field)  # a 400 naming the field unless it is a number
+            entry[recipient] = text
         result[key] = entry
     return result
 

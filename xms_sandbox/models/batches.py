@@ -11,6 +11,7 @@ from typing import Any
 
 from ..errors import ApiError, constraint, not_found
 from ..storage import Storage, dumps, new_id
+from ..substitution import by_number
 from ..validation import MAX_VALIDITY, check_validity
 from .config import Clock, SandboxConfig
 from .queries import DAY, Tagged, batch_from_row, paginate, windowed
@@ -144,10 +145,17 @@ class BatchStore(Tagged):
             return self._rewrite(db, plan, batch, spec, moment, restart=True)
 
     def cancel(self, plan: Plan, batch_id: str) -> Batch:
-        """Cancel: recipients not yet dispatched end Cancelled (407); the rest carry on."""
-        self.get(plan, batch_id)
+        """Cancel: recipients not yet dispatched end Cancelled (407); the rest carry on.
+
+        A batch still waiting for its ``send_at`` has sent nothing, and its delivery report is
+        then empty, as the API's documentation says (the batch reference, and the ``sinch``
+        SDK's ``Batches.cancel``): its recipients are forgotten rather than cancelled one by one.
+        """
+        batch = self.get(plan, batch_id)
         moment = self.clock()
         with self.storage.write() as db:
+            if not batch.canceled and (batch.spec.get("send_at") or 0) > moment:
+                self.scheduler.unschedule(db, batch_id)
             db.execute(
                 "UPDATE batches SET canceled_at = COALESCE(canceled_at, ?), modified_at = ? "
                 "WHERE id = ?",
@@ -191,8 +199,9 @@ class BatchStore(Tagged):
         with self.storage.read() as db:
             numbers = self.scheduler.expand(db, plan, spec["to"])
         total, details = 0, list[DryRunRecipient]()
+        table = by_number(spec.get("parameters"))
         for number in numbers:
-            body, parts, encoding = message_for(spec, number)
+            body, parts, encoding = message_for(spec, number, table)
             total += parts
             if per_recipient and len(details) < limit:
                 details.append(DryRunRecipient(number, body, parts, encoding))
@@ -236,6 +245,9 @@ class BatchStore(Tagged):
             )
         # Stored with the batch so that a restart with other timing keeps its story unchanged.
         spec["deliver_after"] = self.config.timing.deliver_after
+        # When its recipients joined the queue: a replace queues them again, but the batch
+        # keeps its created_at (as the API's does).
+        spec["queued_at"] = moment
         return spec
 
     def _rewrite(
@@ -248,7 +260,8 @@ class BatchStore(Tagged):
         restart: bool = False,
     ) -> Batch:
         """Store a changed batch and schedule it again; ``restart`` (replace) also un-cancels
-        it and makes it new, as if it had just been sent."""
+        it and queues its recipients anew, as if it had just been sent. ``created_at`` stays:
+        the API keeps it on a replace and moves only ``modified_at``."""
         check_validity(spec, moment)
         numbers = self.scheduler.expand(db, plan, spec["to"])
         db.execute(
@@ -265,7 +278,5 @@ class BatchStore(Tagged):
                 batch.id,
             ),
         )
-        if restart:
-            db.execute("UPDATE batches SET created_at = ? WHERE id = ?", (moment, batch.id))
         self.scheduler.schedule(db, plan, batch.id, spec, numbers, moment)
         return _read(db, batch.id)

@@ -35,7 +35,7 @@ from .plans import PlanStore
 from .queries import batch_from_row
 from .records import Batch, Callback, CallbackBody, RecipientReport, RecipientRow
 from .reports import summarise
-from .scheduling import Scheduler
+from .scheduling import Scheduler, parts_counter
 
 #: Turns a record into the JSON object that is posted.
 CallbackRenderer = Callable[[CallbackBody], dict[str, Any]]
@@ -153,6 +153,7 @@ class Outbox:
         url = self._callback_url(batch)
         mode = batch.spec.get("delivery_report", "none")
         rows = self.scheduler.recipients(db, batch)
+        parts_of = parts_counter(batch.spec)
         queued, next_changes, all_final = 0, [], True
         for row in rows:
             events = lifecycle.timeline(row.recipient)
@@ -164,7 +165,9 @@ class Outbox:
                 all_final = False
             if mode in _PER_RECIPIENT and url:
                 final_only = mode == "per_recipient_final"
-                queued += self._recipient_callbacks(db, batch, row, seen, final_only, url, moment)
+                queued += self._recipient_callbacks(
+                    db, batch, row, seen, final_only, url, moment, parts_of
+                )
         if mode in _PER_BATCH and url and all_final:
             report = summarise(batch, rows, moment, full=mode == "full")
             self.enqueue(db, batch.plan_id, "delivery_report", url, report, moment)
@@ -182,14 +185,17 @@ class Outbox:
         final_only: bool,
         url: str,
         moment: float,
+        parts_of: Callable[[str], int | None],
     ) -> int:
         """Queue one recipient's status changes not yet posted (only the final one when
-        ``final_only``); ``reported`` remembers how far the recipient's timeline has been read."""
+        ``final_only``); ``reported`` remembers how far the recipient's timeline has been read.
+        ``parts_of`` gives a recipient's ``number_of_message_parts`` (:func:`parts_counter`)."""
         fresh = seen[row.reported :]
         if final_only:
             fresh = [e for e in fresh if e.final]
+        parts = parts_of(row.msisdn) if fresh else None
         for event in fresh:
-            report = RecipientReport(batch, row.msisdn, event)
+            report = RecipientReport(batch, row.msisdn, event, parts)
             self.enqueue(db, batch.plan_id, "delivery_report", url, report, moment)
         self.scheduler.mark_reported(db, batch.id, row.position, len(seen))
         return len(fresh)
@@ -257,7 +263,7 @@ class Outbox:
 
     def retry_delay(self, attempts: int) -> float:
         """Seconds before the next try after ``attempts`` tries: doubling, up to the cap."""
-        delay = self.config.callback_retry_base * 2 ** min(attempts - 1, 62)
+        delay = self.config.retry_base * 2 ** min(attempts - 1, 62)
         return float(min(delay, self.config.callback_max_delay))
 
     def listing(self, plan_id: str | None = None) -> list[Callback]:

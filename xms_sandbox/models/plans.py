@@ -6,7 +6,7 @@ import json
 import sqlite3
 from typing import Any
 
-from ..errors import ApiError, not_found
+from ..errors import INVENTED_CODES, ApiError, not_found
 from ..storage import Storage, dumps
 from ..tokens import token_hash, token_matches
 from .config import SandboxConfig
@@ -77,13 +77,13 @@ class PlanStore:
         if token is None:
             raise ApiError(
                 401,
-                "unauthorized",
+                INVENTED_CODES[401],
                 "Missing 'Authorization: Bearer <API token>' header.",
             )
         if plan is None or not token_matches(token, plan.token):
             raise ApiError(
                 401,
-                "unauthorized",
+                INVENTED_CODES[401],
                 f"The API token is not valid for service plan '{plan_id}'. A token only works "
                 "with its own service plan, in the region where that plan lives.",
             )

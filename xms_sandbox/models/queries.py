@@ -51,7 +51,10 @@ def recipients_from_rows(batch: Batch, rows: list[tuple[Any, ...]]) -> list[Reci
     """Rows of ``batch`` (plain tuples of RECIPIENT_COLUMNS) as records; a report makes one
     per recipient each time it is asked for, so the batch's part is worked out once."""
     deliver_after = batch.spec.get("deliver_after", _FALLBACK_DELIVER_AFTER)
-    start, expire, canceled = batch.created_at, batch.expire_at, batch.canceled_at
+    # Queued when sent, or when last replaced; rows written before queued_at was kept (and
+    # never replaced since) were queued at created_at.
+    start = batch.spec.get("queued_at", batch.created_at)
+    expire, canceled = batch.expire_at, batch.canceled_at
     return [
         RecipientRow(
             idx,

@@ -63,11 +63,13 @@ class RecipientRow(NamedTuple):
 
 @dataclass(frozen=True)
 class RecipientReport:
-    """Where one recipient of a batch stands: its latest status event."""
+    """Where one recipient of a batch stands: its latest status event, and the parts its text
+    needs when the batch limits them (``number_of_message_parts``; None otherwise)."""
 
     batch: Batch
     msisdn: str
     event: Event
+    parts: int | None = None
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from .records import (
     RecipientRow,
     StatusBucket,
 )
-from .scheduling import Scheduler
+from .scheduling import Scheduler, parts_counter, parts_reported
 
 
 def _kept(code: int, status: str, wanted: set[str], codes: set[int] | None) -> bool:
@@ -94,7 +94,7 @@ class ReportStore:
         if not rows:
             raise not_found(f"Recipient '{msisdn}' of batch '{batch_id}'")
         event = lifecycle.state_at(rows[0].recipient, self.clock())
-        return RecipientReport(batch, msisdn, event)
+        return RecipientReport(batch, msisdn, event, parts_reported(batch.spec, msisdn))
 
     def listing(
         self,
@@ -127,10 +127,11 @@ class ReportStore:
             # them all in memory nor keeps the database lock from other requests meanwhile.
             with self.storage.read() as db:
                 rows = self.scheduler.recipients(db, batch)
+            parts_of = parts_counter(batch.spec)
             for row in rows:
                 event = lifecycle.state_at(row.recipient, moment)
                 final_in_window = event.final and start <= event.at < end
                 if final_in_window and _kept(event.code, event.status, wanted, codes):
-                    reports.append(RecipientReport(batch, row.msisdn, event))
+                    reports.append(RecipientReport(batch, row.msisdn, event, parts_of(row.msisdn)))
         reports.sort(key=lambda r: (r.event.at, r.batch.id, r.msisdn), reverse=True)
         return paginate(reports, page, size)

@@ -10,12 +10,13 @@ changes, because the API expands groups when it sends, not when it accepts.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from typing import Any
 
 from .. import lifecycle
-from ..encoding import analyse, truncate_to_one_part
+from ..encoding import GSM, analyse, truncate_to_one_part
 from ..errors import ApiError
-from ..substitution import placeholders, render, unmatched
+from ..substitution import Parameters, by_number, placeholders, render, unmatched
 from .config import Clock, SandboxConfig
 from .groups import members_of
 from .plans import PlanStore
@@ -26,23 +27,58 @@ from .records import Batch, Plan, RecipientRow
 REPORTING_MODES = ("summary", "full", "per_recipient", "per_recipient_final")
 
 
-def message_for(spec: dict[str, Any], number: str) -> tuple[str, int, str]:
+def message_for(
+    spec: dict[str, Any], number: str, table: Parameters | None = None
+) -> tuple[str, int, str]:
     """The text one recipient gets, its parts (0 = not sent) and its encoding.
 
     A recipient whose placeholders have no value gets the template back with 0 parts; so does
     one whose text needs more than ``max_number_of_message_parts`` (unless ``truncate_concat``
-    cuts it to one part first).
+    cuts it to one part first). ``table`` is ``by_number(spec["parameters"])`` when the caller
+    has it already (a dry run asks once per recipient).
     """
     if spec["type"] == "mt_binary":
-        return spec["body"], 1, "binary"
-    text = render(spec["body"], spec.get("parameters"), number)
+        # The documented encodings are "text" and "unicode" only; 8-bit data is neither, and
+        # "text" is the sandbox's choice (its one part is counted in bytes, not UCS-2 units).
+        return spec["body"], 1, GSM
+    text = _text_for(spec, number, table)
     if text is None:
         return spec["body"], 0, analyse(spec["body"]).encoding
-    if spec.get("truncate_concat"):
-        text = truncate_to_one_part(text)
     info = analyse(text)
     limit = spec.get("max_number_of_message_parts")
     return text, 0 if limit and info.parts > limit else info.parts, info.encoding
+
+
+def parts_reported(
+    spec: dict[str, Any], number: str, table: Parameters | None = None
+) -> int | None:
+    """``number_of_message_parts`` of a recipient's delivery report: the parts its text needs,
+    reported only when the batch sets ``max_number_of_message_parts`` (as the API does), and
+    None for a recipient whose text could not be made (a placeholder without a value)."""
+    if spec["type"] != "mt_text" or not spec.get("max_number_of_message_parts"):
+        return None
+    text = _text_for(spec, number, table)
+    return None if text is None else analyse(text).parts
+
+
+def parts_counter(spec: dict[str, Any]) -> Callable[[str], int | None]:
+    """:func:`parts_reported` for many recipients of one batch, its parameters looked up once
+    (and not at all when the batch reports no parts)."""
+    if spec["type"] != "mt_text" or not spec.get("max_number_of_message_parts"):
+        return lambda _number: None
+    table = by_number(spec.get("parameters"))
+    return lambda number: parts_reported(spec, number, table)
+
+
+def _text_for(spec: dict[str, Any], number: str, table: Parameters | None) -> str | None:
+    """A text batch's message for ``number`` as sent (parameters filled in, cut to one part
+    with ``truncate_concat``), or None when a placeholder has no value for it."""
+    if table is None:
+        table = by_number(spec.get("parameters"))
+    text = render(spec["body"], table, number)
+    if text is not None and spec.get("truncate_concat"):
+        text = truncate_to_one_part(text)
+    return text
 
 
 def abort_codes(spec: dict[str, Any], numbers: list[str]) -> list[int | None]:
@@ -51,7 +87,7 @@ def abort_codes(spec: dict[str, Any], numbers: list[str]) -> list[int | None]:
     # Most batches have neither placeholders nor a part limit: skip the per-number work.
     if spec["type"] != "mt_text" or ("${" not in body and not limit):
         return [None] * len(numbers)
-    parameters, keys = spec.get("parameters"), placeholders(body)
+    parameters, keys = by_number(spec.get("parameters")), placeholders(body)
     codes: list[int | None] = []
     for number in numbers:
         if unmatched(keys, parameters, number):
@@ -121,6 +157,11 @@ class Scheduler:
         # The callback worker looks at a batch again from this moment on (None: never).
         due = moment if spec.get("delivery_report", "none") in REPORTING_MODES else None
         db.execute("UPDATE batches SET callbacks_pending = ? WHERE id = ?", (due, batch_id))
+
+    @staticmethod
+    def unschedule(db: sqlite3.Connection, batch_id: str) -> None:
+        """Forget the batch's recipients: it will send nothing and report nothing."""
+        db.execute("DELETE FROM recipients WHERE batch_id = ?", (batch_id,))
 
     @staticmethod
     def dispatched(db: sqlite3.Connection, batch_id: str, moment: float) -> bool:
