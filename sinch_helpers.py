@@ -446,20 +446,20 @@ def load_recipients(
     default_region: str | None = None,
     *,
     sep: str | None = None,
-    encoding: str = "utf-8-sig",
+    encoding: str | None = None,
 ) -> pd.DataFrame:
-    """Read a recipients CSV and check every number; no row is dropped.
+    """Read a recipients CSV or .xlsx file and check every number; no row is dropped or merged.
 
-    Every column is read as text (so ``+`` and leading zeros survive); a byte-order mark, ``;``
-    or tab separators and blank lines are handled. The result has the file's columns plus
-    ``e164`` (the number in international form), ``valid`` and ``problem`` (what is wrong with
-    the row, in words: missing, not a number, no country code, invalid, landline, duplicate).
-    The index is the data row number, counting from 1 below the header.
+    Every cell is read as text (so ``+`` and leading zeros survive); UTF-8, UTF-16 or
+    Windows-1252, ``;`` or tab separators and blank lines are handled. The result has the
+    file's columns plus ``e164`` (international form), ``valid`` and ``problem`` (in words:
+    missing, not a number, no country code, invalid, landline, duplicate, Excel's 4.47701E+11,
+    a quote that joined rows). The index is the data row number, from 1 below the header.
 
     >>> people = load_recipients("../data/recipients.csv")  # doctest: +SKIP
     >>> people[["name", "e164", "valid", "problem"]]  # doctest: +SKIP
     """
-    table = read_text_table(path_or_buffer, sep, encoding)
+    table = read_text_table(path_or_buffer, sep, encoding, phone_column)
     return check_recipients(table, phone_column, default_region)
 
 
@@ -478,12 +478,11 @@ def parameters_from_frame(
     >>> parameters_from_frame(people, ["name"], defaults={"name": "there"})  # doctest: +SKIP
     {'name': {'+447700900001': 'Amélie', ..., 'default': 'there'}}
     """
-    rows = recipients.loc[recipients["valid"]] if "valid" in recipients else recipients
     if columns is None:
         derived = ("e164", "valid", "problem", "phone", phone_column)
         columns = [c for c in recipients.columns if c not in derived]
     keys = dict(columns) if isinstance(columns, Mapping) else {c: c for c in columns}
-    result = values_by_number(rows, keys, phone_column)
+    result = values_by_number(recipients, keys, phone_column)  # valid rows only
     for key, default in (defaults or {}).items():
         result.setdefault(key, {})["default"] = default
     return result

@@ -1,20 +1,32 @@
 """Phone numbers checked a whole column at a time, with libphonenumber's own metadata.
 
 Calling ``phonenumbers.parse`` once per row costs about 20 µs, which is 20 s for a million
-recipients. Here each regular expression of the metadata runs over a whole column at once
+recipients. Here each regular expression of the metadata runs over many numbers at once
 (Arrow's RE2, in C++), so a million numbers take well under a second. The result is meant to
 agree with ``phonenumbers.parse``, ``is_valid_number`` and ``number_type``, so this module
 repeats their steps, vectorised: the default region's international prefix, a country code
 written without ``+``, the national prefix (and its rewrite rules), the region among those
 sharing a country code, and the order in which number types are tried.
 ``tests/test_phone_numbers.py`` checks the agreement on random numbers in many regions and
-formats.
+formats. Two readings go further than parse, on purpose: ``00`` counts as ``+`` without a
+default region, and bare digits (``447700900123``, a number whose ``+`` a spreadsheet dropped)
+are read as international where that reading is valid and the national one is not.
+
+How it stays fast: a column is checked in pieces of ``_PIECE`` rows, on every core (Arrow's
+kernels release the GIL); tidy ``+<digits>`` cells take one pass and only the rest is read
+further; simple tests (digits only, a literal prefix) use plain kernels, not regular
+expressions; a piece whose numbers repeat looks each distinct number up once; and a number's
+key for finding repeats is the number itself as a 64-bit integer, not its text.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import re
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from .api_facts import FICTIONAL
@@ -65,10 +77,10 @@ _BAD_FOR_SMS = [i for i, label in enumerate(_KIND_LABELS) if i and label not in 
 # --- Arrow helpers: one C++ pass over a whole array each ------------------------------------
 
 
-def _arrow(series: pd.Series) -> pa.Array:
-    """The Arrow array behind a text Series, in one chunk (``read_csv`` gives several)."""
+def _arrow(series: pd.Series) -> pa.ChunkedArray:
+    """The Arrow strings behind a text Series, as they are: no copy (read in chunks)."""
     array = pa.array(series.astype(text_dtype()).array)
-    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+    return array if isinstance(array, pa.ChunkedArray) else pa.chunked_array([array])
 
 
 def _series(array: pa.Array, index: pd.Index) -> pd.Series:
@@ -78,7 +90,9 @@ def _series(array: pa.Array, index: pd.Index) -> pd.Series:
 
 def _bools(array: pa.Array) -> np.ndarray:
     """An Arrow boolean array as numpy, null counting as False."""
-    return pc.fill_null(array, False).to_numpy(zero_copy_only=False)
+    if array.null_count:
+        array = pc.fill_null(array, False)
+    return array.to_numpy(zero_copy_only=False)
 
 
 def _fullmatch(numbers: pa.Array, pattern: str) -> np.ndarray:
@@ -92,12 +106,43 @@ def _starts(numbers: pa.Array, pattern: str) -> np.ndarray:
     """Which strings begin with a match of the pattern (Python's ``re.match``)."""
     if not len(numbers):
         return np.zeros(0, dtype=bool)
+    if _literal(pattern):  # most prefixes are plain digits ("0", "00"): no regex needed
+        return _bools(pc.starts_with(numbers, pattern))
     return _bools(pc.match_substring_regex(numbers, f"^(?:{pattern})"))
 
 
+def _literal(pattern: str) -> bool:
+    """Whether a pattern is plain digits, matching only itself."""
+    return bool(re.fullmatch("[0-9]+", pattern))
+
+
+def _all_digits(numbers: pa.Array) -> np.ndarray:
+    """Which strings are one or more ASCII digits (``[0-9]+``): a test without a regex."""
+    return _bools(pc.ascii_is_decimal(numbers))
+
+
+def _plus_digits(numbers: pa.Array, fewest: int, most: int = 99) -> np.ndarray:
+    """Which strings are ``+`` then ``fewest`` to ``most`` digits, the first not 0
+    (``\\+[1-9][0-9]{fewest-1,most-1}``): plain tests, a quarter of a regex's cost."""
+    lengths = _lengths(numbers)
+    plus = _bools(pc.starts_with(numbers, "+")) & ~_bools(pc.starts_with(numbers, "+0"))
+    digits = _all_digits(_after(numbers, 1))
+    return plus & digits & (lengths > fewest) & (lengths <= most + 1)
+
+
+def _after(numbers: pa.Array, start: int, stop: int | None = None) -> pa.Array:
+    """ASCII text (digits, ``+`` and digits) from position ``start`` on (up to ``stop``): a
+    byte slice, several times cheaper than ``utf8_slice_codeunits``."""
+    wide = pa.types.is_large_string(numbers.type)
+    binary = numbers.view(pa.large_binary() if wide else pa.binary())
+    # An explicit stop: pyarrow 26's binary_slice fails without one ("Negative buffer resize").
+    end = 2**31 - 1 if stop is None else stop
+    return pc.binary_slice(binary, start, end).view(numbers.type)
+
+
 def _lengths(numbers: pa.Array) -> np.ndarray:
-    """The length of each string of ASCII digits."""
-    return pc.binary_length(numbers).to_numpy(zero_copy_only=False)
+    """The length of each string of ASCII digits (0 for a missing one)."""
+    return pc.fill_null(pc.binary_length(numbers), 0).to_numpy(zero_copy_only=False)
 
 
 def _among(lengths: np.ndarray, allowed: Any) -> np.ndarray:
@@ -127,6 +172,63 @@ def _prefixed(prefix: str, numbers: pa.Array) -> pa.Array:
     return pc.binary_join_element_wise(pa.scalar(prefix, kind), numbers, pa.scalar("", kind))
 
 
+def _no_rows() -> np.ndarray:
+    """An empty array of row positions."""
+    return np.zeros(0, dtype=np.int64)
+
+
+def _text(value: str) -> pa.Scalar:
+    """A text scalar of the type pandas' Arrow strings have."""
+    return pa.scalar(value, pa.large_string())
+
+
+def _joined(*parts: pa.Array | str) -> pa.Array:
+    """Strings glued together row by row (a plain string repeats on every row), null where a
+    part is null: one C++ pass, where pandas' ``+`` makes a new column for each ``+``."""
+    items = [_text(p) if isinstance(p, str) else p.cast(pa.large_string()) for p in parts]
+    return pc.binary_join_element_wise(*items, _text(""))
+
+
+def _scatter(size: int, parts: list[tuple[np.ndarray, pa.Array]]) -> pa.Array:
+    """A text array of ``size`` rows holding each part's values at its rows (no row twice),
+    null elsewhere: one ``take``, instead of a pandas assignment per part."""
+    parts = [(rows, values) for rows, values in parts if len(rows)]
+    if not parts:
+        return pa.nulls(size, pa.large_string())
+    values = pa.concat_arrays([v.cast(pa.large_string()) for _, v in parts])
+    rows = np.concatenate([rows for rows, _ in parts])
+    if len(rows) == size and (size < 2 or bool(np.all(np.diff(rows) > 0))):
+        return values  # every row, in order: nothing to move
+    where = np.full(size, -1, dtype=np.int64)
+    where[rows] = np.arange(len(values))
+    return values.take(pa.array(where, mask=where < 0))
+
+
+class _Column:
+    """A text column put together from values for some of its rows, null elsewhere."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.parts: list[tuple[np.ndarray, pa.Array]] = []
+
+    def put(self, rows: np.ndarray, values: pa.Array | str) -> None:
+        """Values (or one text for all) for rows that have none yet."""
+        if len(rows):
+            filled = pa.repeat(_text(values), len(rows)) if isinstance(values, str) else values
+            self.parts.append((rows, filled))
+
+    def clear(self, rows: np.ndarray) -> None:
+        """Forget the values of these rows."""
+        if len(rows):
+            keep = np.ones(self.size, dtype=bool)
+            keep[rows] = False
+            self.parts = [(r[keep[r]], v.filter(pa.array(keep[r]))) for r, v in self.parts]
+
+    def array(self) -> pa.Array:
+        """The whole column."""
+        return _scatter(self.size, self.parts)
+
+
 # --- number types, as libphonenumber's number_type decides them ----------------------------
 
 
@@ -139,11 +241,7 @@ def _fits(numbers: pa.Array, lengths: np.ndarray, description: Any) -> np.ndarra
         return fits
     allowed = description.possible_length
     usable = _among(lengths, allowed) if allowed else np.ones(len(numbers), dtype=bool)
-    if usable.all():
-        return _fullmatch(numbers, pattern)
-    rows = np.flatnonzero(usable)
-    if rows.size:
-        fits[rows] = _fullmatch(_take(numbers, rows), pattern)
+    fits[usable] = _where(usable, numbers, lambda some: _fullmatch(some, pattern))
     return fits
 
 
@@ -178,25 +276,47 @@ def _fixed_or_mobile(numbers: pa.Array, lengths: np.ndarray, metadata: Any) -> n
         fixed = _fits(numbers, lengths, metadata.fixed_line)
         return np.where(fixed, _KIND["mobile"], 0).astype(np.int8)
     kinds = np.where(_fits(numbers, lengths, metadata.mobile), _KIND["mobile"], 0).astype(np.int8)
-    rest = np.flatnonzero(kinds == 0)
-    landline = _fits(_take(numbers, rest), lengths[rest], metadata.fixed_line)
-    kinds[rest[landline]] = _KIND["landline"]
+    rest = kinds == 0
+    landline = _where(rest, numbers, lambda some: _fits(some, _lengths(some), metadata.fixed_line))
+    kinds[np.flatnonzero(rest)[landline]] = _KIND["landline"]
     return kinds
 
 
 def _kinds_in_region(numbers: pa.Array, metadata: Any) -> np.ndarray:
     """The kind of each national number in one region, as an index into ``_KIND_LABELS``
     (0 = invalid): libphonenumber's ``_number_type_helper``, a column at a time."""
-    lengths = _lengths(numbers)
     kinds = np.zeros(len(numbers), dtype=np.int8)
-    rows = np.flatnonzero(_fits(numbers, lengths, metadata.general_desc))
-    if rows.size:
-        numbers, lengths = _take(numbers, rows), lengths[rows]
-        found = _special_kinds(numbers, lengths, metadata)
-        rest = np.flatnonzero(found == 0)
-        found[rest] = _fixed_or_mobile(_take(numbers, rest), lengths[rest], metadata)
-        kinds[rows] = found
+    valid = _fits(numbers, _lengths(numbers), metadata.general_desc)
+    if valid.any():
+        kinds[valid] = _where(valid, numbers, lambda some: _kind_of_valid(some, metadata))
     return kinds
+
+
+def _kind_of_valid(numbers: pa.Array, metadata: Any) -> np.ndarray:
+    """The kind of each number that fits the region's general pattern: a special kind (tried
+    first), else mobile or landline (0 where it is none of them: invalid)."""
+    lengths = _lengths(numbers)
+    found = _special_kinds(numbers, lengths, metadata)
+    rest = found == 0
+    found[rest] = _where(
+        rest, numbers, lambda some: _fixed_or_mobile(some, _lengths(some), metadata)
+    )
+    return found
+
+
+def _where(rows: np.ndarray, numbers: pa.Array, answer: Any) -> np.ndarray:
+    """``answer`` (a function of an array) for the numbers where ``rows`` is True, in order.
+
+    Where nearly all are wanted, every number is asked and the rest of the answer dropped: a
+    regular expression on a few extra numbers costs less than copying nearly all of them."""
+    if rows.all():
+        return np.asarray(answer(numbers))
+    if rows.mean() > 0.75:
+        return np.asarray(answer(numbers))[rows]
+    wanted = np.flatnonzero(rows)
+    if not wanted.size:
+        return np.asarray(answer(numbers.slice(0, 0)))
+    return np.asarray(answer(_take(numbers, wanted)))
 
 
 def _kinds_for_country(national: pa.Array, country_code: int) -> np.ndarray:
@@ -245,9 +365,11 @@ def _without_prefix(numbers: pa.Array, metadata: Any) -> pa.Array:
     took part (Argentina's mobile ``15``, Brazil's carrier codes, local numbers of islands
     that gain their area code: ``4621234`` in Antigua is ``268 4621234``)."""
     pattern = metadata.national_prefix_for_parsing
+    rule = metadata.national_prefix_transform_rule
+    if not rule and _literal(pattern):  # "0" and the like: cut it off
+        return _after(numbers, len(pattern))
     anchored = f"^(?:{pattern})"
     plain = pc.replace_substring_regex(numbers, anchored, "", max_replacements=1)
-    rule = metadata.national_prefix_transform_rule
     if not rule:
         return plain
     # The last group never matches an empty string in the metadata, so "the group's text, then
@@ -286,7 +408,8 @@ def _strip_national_prefix(
     changed = _changed(before, after)
     general = metadata.general_desc.national_number_pattern
     if general:  # a number that fits only with its prefix keeps it
-        changed &= ~(_fullmatch(before, general) & ~_fullmatch(after, general))
+        unfit = np.flatnonzero(~_fullmatch(after, general))
+        changed[unfit[_fullmatch(_take(before, unfit), general)]] = False
     if check_length:
         changed &= _stripping_allowed(_lengths(after), metadata.general_desc)
     if not changed.any():
@@ -295,11 +418,32 @@ def _strip_national_prefix(
 
 
 def _changed(before: pa.Array, after: pa.Array) -> np.ndarray:
-    """Which strings differ."""
+    """Which strings differ (in length, or else in content)."""
+    shorter = _lengths(after) != _lengths(before)
+    if shorter.all():  # a prefix was cut from every one
+        return shorter
     return _bools(pc.not_equal(before, after))
 
 
 # --- reading what people write --------------------------------------------------------------
+# Numbers travel as "+<country code><national number>" text from here on: tidy cells already
+# are, so a clean file's column is used as it is, without a copy.
+
+# Excel shows (and saves to CSV) a long number it stored as a number like this: 4.477009E+11.
+_SCIENTIFIC = r"[0-9](?:[.,][0-9]+)?[eE]\+?[0-9]{1,2}"
+_EXCEL_PROBLEM = (
+    "' is a number Excel wrote in scientific notation, so its last digits are lost: in Excel, "
+    "format the column as Text (or as Number with 0 decimal places) and save as 'CSV UTF-8' "
+    "again, or load the .xlsx file itself"
+)
+_NO_COUNTRY_CODE = (
+    "' has no country code: write it as +<country code><number>, or pass default_region "
+    "(for example 'GB')"
+)
+# Digits alone (7 to 15, the first not 0), as Excel leaves "+447700900123" once it has taken
+# it for a number: an international number whose "+" was lost, or a national number without
+# its national prefix.
+_BARE = range(7, 16)
 
 
 def _region_metadata(default_region: str | None) -> Any:
@@ -317,36 +461,111 @@ def _region_metadata(default_region: str | None) -> Any:
     return metadata
 
 
-def _split_international(squeezed: pd.Series, region: Any) -> tuple[pd.Series, pd.Series]:
-    """The digits after ``+`` or an international prefix, and the rest (national numbers).
+@dataclass
+class _Reading:
+    """What reading the text found so far: each readable number as ``+<digits>`` (``found``:
+    rows and values, in parts), a problem for each unreadable one, which numbers were
+    national (prefix already removed), and the bare digits that may be an international
+    number without its ``+``."""
+
+    text: pa.Array
+    found: list[tuple[np.ndarray, pa.Array]]
+    problem: _Column
+    local: np.ndarray
+    bare: np.ndarray
+
+
+def _read(raw: pa.Array, region: Any) -> _Reading:
+    """A number or a problem for every cell. Most files hold tidy ``+<digits>`` numbers: one
+    regular expression finds them, and only the rest is read further (trimmed, squeezed)."""
+    size = len(raw)
+    reading = _Reading(raw, [], _Column(size), np.zeros(size, dtype=bool), _no_rows())
+    tidy = _plus_digits(raw, 7, 15)
+    rows = np.flatnonzero(tidy)
+    reading.found.append((rows, _take(raw, rows)))
+    rest = np.flatnonzero(~tidy)
+    if rest.size:
+        _read_untidy(reading, rest, region)
+    return reading
+
+
+def _read_untidy(reading: _Reading, rows: np.ndarray, region: Any) -> None:
+    """Cells that are empty, written with spaces, brackets or an international prefix, in
+    national form, in Excel's scientific notation, or not numbers at all."""
+    written = pc.utf8_trim_whitespace(_take(reading.text, rows))
+    missing = ~_bools(written.is_valid()) | _bools(pc.equal(written, ""))
+    reading.problem.put(rows[missing], "no phone number")
+    keep = np.flatnonzero(~missing)
+    rows, written = rows[keep], _take(written, keep)
+    squeezed = _squeezed(written)
+    international, found = _split_international(squeezed, region)
+    national = np.flatnonzero(~international)
+    words = ~_all_digits(_take(squeezed, national))
+    _not_numbers(reading, rows[national[words]], _take(written, national[words]))
+    national = national[~words]
+    bare = _take(written, national)
+    bare = _all_digits(bare) & ~_bools(pc.starts_with(bare, "0")) & _among(_lengths(bare), _BARE)
+    reading.bare = rows[national[bare]]
+    if region is None:
+        wanting = _joined("'", _take(written, national), _NO_COUNTRY_CODE)
+        reading.problem.put(rows[national], wanting)
+    elif national.size:
+        numbers = _national_to_international(_take(squeezed, national), region)
+        found = _replace_rows(found, national, numbers)
+        reading.local[rows[national]] = True
+    _check_digits(reading, rows, written, found)
+
+
+def _not_numbers(reading: _Reading, rows: np.ndarray, written: pa.Array) -> None:
+    """A problem for text that is no number: in words, or Excel's scientific notation."""
+    excel = _fullmatch(written, _SCIENTIFIC)
+    reading.problem.put(rows[excel], _joined("'", written.filter(excel), _EXCEL_PROBLEM))
+    words = np.flatnonzero(~excel)
+    reading.problem.put(rows[words], _joined("'", _take(written, words), "' is not a phone number"))
+
+
+def _squeezed(written: pa.Array) -> pa.Array:
+    """Numbers without the spaces, dashes, brackets, dots and slashes people put in them.
+
+    Plain spaces and dashes go by literal replacement, a tenth of a regular expression's cost;
+    the expression runs only on the few numbers that still hold something else."""
+    squeezed = pc.replace_substring(pc.replace_substring(written, " ", ""), "-", "")
+    odd = np.flatnonzero(~_all_digits(pc.utf8_ltrim(squeezed, "+")))
+    if not odd.size:
+        return squeezed
+    tidied = pc.replace_substring_regex(_take(squeezed, odd), _IGNORED_IN_NUMBERS, "")
+    return _replace_rows(squeezed, odd, tidied)
+
+
+def _split_international(squeezed: pa.Array, region: Any) -> tuple[np.ndarray, pa.Array]:
+    """Which numbers are written internationally, and those as ``+<digits>`` (null for the
+    others).
 
     With a default region, its own international prefix (``011`` in the US, ``00`` in most of
-    the world), as parse reads it: not when a 0 follows it. Without one, parse would refuse
-    anything without ``+``; here ``00`` (the international prefix almost everywhere) also
-    counts, so that ``0044 7911 123456`` needs no default region.
+    the world), as parse reads it: digits only, and not when a 0 follows (country codes never
+    start with 0). Without one, parse would refuse anything without ``+``; here ``00`` (the
+    international prefix almost everywhere) also counts, so that ``0044 7911 123456`` needs no
+    default region.
     """
-    plus = squeezed.str.startswith("+").fillna(False).astype(bool)
-    international = squeezed.str[1:].where(plus)
-    rest = squeezed.where(~plus)
-    if region is None:
-        after = rest.str[2:].where(rest.str.startswith("00").fillna(False).astype(bool))
-    else:
-        after = _after_international_prefix(rest, region.international_prefix)
-    return international.fillna(after), rest.where(after.isna())
-
-
-def _after_international_prefix(rest: pd.Series, prefix: str | None) -> pd.Series:
-    """The digits after the region's international prefix, NA where it is not there (or a 0
-    follows it, as country codes never start with 0): parse's ``_parse_prefix_as_idd``."""
-    after = pd.Series(pd.NA, index=rest.index, dtype=text_dtype())
-    digits = rest[rest.str.fullmatch("[0-9]+").fillna(False).astype(bool)]
-    if prefix and not digits.empty:
-        numbers = _arrow(digits)
-        dialled = _starts(numbers, prefix)
-        stripped = pc.replace_substring_regex(numbers, f"^(?:{prefix})", "", max_replacements=1)
-        dialled &= ~_bools(pc.starts_with(stripped, "0"))
-        after[digits.index[dialled]] = _series(stripped, digits.index)[dialled]
-    return after
+    plus = _bools(pc.starts_with(squeezed, "+"))
+    numbers = pc.if_else(pa.array(plus), squeezed, pa.scalar(None, squeezed.type))
+    others = np.flatnonzero(~plus)
+    prefix = "00" if region is None else region.international_prefix
+    if prefix and others.size:
+        candidates = _take(squeezed, others)
+        dialled = _starts(candidates, prefix)
+        if region is not None:
+            dialled &= _all_digits(candidates)
+        rows = np.flatnonzero(dialled)
+        after = pc.replace_substring_regex(
+            _take(candidates, rows), f"^(?:{prefix})", "+", max_replacements=1
+        )
+        if region is not None:
+            keep = ~_bools(pc.starts_with(after, "+0"))
+            rows, after = rows[keep], after.filter(keep)
+        numbers = _replace_rows(numbers, others[rows], after)
+        plus[others[rows]] = True
+    return plus, numbers
 
 
 def _written_with_country_code(numbers: pa.Array, region: Any) -> tuple[np.ndarray, pa.Array]:
@@ -356,7 +575,7 @@ def _written_with_country_code(numbers: pa.Array, region: Any) -> tuple[np.ndarr
     code = str(region.country_code)
     rows = np.flatnonzero(_bools(pc.starts_with(numbers, code)))
     full = _take(numbers, rows)
-    rest, _ = _strip_national_prefix(pc.utf8_slice_codeunits(full, len(code)), region, False)
+    rest, _ = _strip_national_prefix(_after(full, len(code)), region, False)
     general = region.general_desc
     pattern = general.national_number_pattern or ""
     taken = (~_fullmatch(full, pattern) & _fullmatch(rest, pattern)) if pattern else False
@@ -366,12 +585,11 @@ def _written_with_country_code(numbers: pa.Array, region: Any) -> tuple[np.ndarr
     return rows[taken], rest.filter(taken)
 
 
-def _national_to_international(national: pd.Series, region: Any) -> pd.Series:
-    """Country code and national significant number of numbers written in national form in
-    the default region: its national prefix removed (``07911 123456`` in GB: +44 7911 123456)
-    or its country code recognised (``447911123456``)."""
+def _national_to_international(numbers: pa.Array, region: Any) -> pa.Array:
+    """``+<country code><national number>`` for numbers written in national form in the
+    default region: its national prefix removed (``07911 123456`` in GB: +44 7911 123456) or
+    its country code recognised (``447911123456``)."""
     code = str(region.country_code)
-    numbers = _arrow(national)
     rows, rest = _written_with_country_code(numbers, region)
     others = np.ones(len(numbers), dtype=bool)
     others[rows] = False
@@ -382,57 +600,42 @@ def _national_to_international(national: pd.Series, region: Any) -> pd.Series:
         numbers = _replace_rows(numbers, rows, rest)
     if others.size:
         numbers = _replace_rows(numbers, others, plain)
-    return _series(_prefixed(code, numbers), national.index)
+    return _prefixed("+" + code, numbers)
 
 
-def _read_untidy_numbers(text: pd.Series, region: Any) -> tuple[pd.Series, pd.Series, np.ndarray]:
-    """Digits (with country code), problems, and which rows were national numbers (their
-    national prefix already handled), for numbers written with spaces, brackets, an
-    international prefix or in national form."""
-    digits = pd.Series(pd.NA, index=text.index, dtype=text_dtype())
-    problem = pd.Series(pd.NA, index=text.index, dtype=text_dtype())
-    squeezed = text.str.replace(_IGNORED_IN_NUMBERS, "", regex=True)
-    international, national = _split_international(squeezed, region)
-    digits = digits.fillna(international)
-    national = national.dropna()
-    words = ~national.str.fullmatch(r"[0-9]+").fillna(False).astype(bool)
-    problem[words[words].index] = "'" + text[words[words].index] + "' is not a phone number"
-    national = national[~words]
-    if region is None:
-        problem[national.index] = (
-            "'" + text[national.index] + "' has no country code: write it as +<country code>"
-            "<number>, or pass default_region (for example 'GB')"
-        )
-    elif not national.empty:
-        digits[national.index] = _national_to_international(national, region)
-    local = text.index.isin(national.index) if region is not None else np.zeros(len(text), bool)
-
-    all_digits = digits.str.fullmatch(r"[0-9]+").fillna(False).astype(bool)
-    garbage = digits.notna() & ~all_digits & problem.isna()
-    problem[garbage] = "'" + text[garbage] + "' is not a phone number"
-    plausible = digits.str.fullmatch(r"[1-9][0-9]{2,}").fillna(False).astype(bool)
-    wrong_length = all_digits & ~plausible & problem.isna()
-    problem[wrong_length] = "+" + digits[wrong_length] + " is not a valid phone number"
-    return digits.where(plausible), problem, np.asarray(local, dtype=bool)
+def _check_digits(reading: _Reading, rows: np.ndarray, written: pa.Array, found: pa.Array) -> None:
+    """Keep the numbers that can be one; a problem for the rest (letters after a ``+``, too
+    few digits)."""
+    present = _bools(found.is_valid())
+    all_digits = present & _bools(pc.starts_with(found, "+")) & _all_digits(_after(found, 1))
+    garbage = np.flatnonzero(present & ~all_digits)
+    _not_numbers(reading, rows[garbage], _take(written, garbage))
+    plausible = _plus_digits(found, 3)
+    short = np.flatnonzero(all_digits & ~plausible)
+    reading.problem.put(rows[short], _joined(_take(found, short), " is not a valid phone number"))
+    good = np.flatnonzero(plausible)
+    reading.found.append((rows[good], _take(found, good)))
 
 
 # --- country codes ---------------------------------------------------------------------------
 
 
-def _country_codes(digits: pa.Array) -> tuple[list[int], np.ndarray]:
+def _country_codes(numbers: pa.Array) -> tuple[list[int], np.ndarray]:
     """The country codes present, and for each number the index of its own among them (-1 for
-    none). The first three digits of a million numbers take only a few distinct values, so
-    each is looked up once."""
-    heads = pc.utf8_slice_codeunits(digits, 0, 3).dictionary_encode()
-    codes: list[int] = []
-    positions = []
-    for head in heads.dictionary.to_pylist():
-        code = _country_code_of(head)
-        if code is not None and code not in codes:
-            codes.append(code)
-        positions.append(-1 if code is None else codes.index(code))
-    lookup = np.array(positions, dtype=np.int16)
-    return codes, lookup[heads.indices.to_numpy(zero_copy_only=False)]
+    none). Codes have one to three digits, so the first three digits decide: a table of all
+    thousand answers, looked up by number."""
+    heads = pc.cast(_after(numbers, 1, 4), pa.int16()).to_numpy()
+    code_of_head = _code_of_head()[heads]
+    codes = np.flatnonzero(np.bincount(code_of_head, minlength=1000)[1:]) + 1
+    position = np.full(1000, -1, dtype=np.int16)
+    position[codes] = np.arange(len(codes))
+    return [int(code) for code in codes], position[code_of_head]
+
+
+@functools.cache
+def _code_of_head() -> np.ndarray:
+    """The country code of a number starting with each three digits 000-999 (0 for none)."""
+    return np.array([_country_code_of(f"{head:03d}") or 0 for head in range(1000)], np.int16)
 
 
 def _country_code_of(head: str) -> int | None:
@@ -455,15 +658,15 @@ def _known_codes() -> frozenset[int]:
 def _look_up_country(
     numbers: pa.Array, code: int, local: np.ndarray
 ) -> tuple[pa.Array | None, np.ndarray]:
-    """For numbers (digits) of one country code: the digits again if removing a national
-    prefix changed any (``+44 (0) 7911...``; national numbers come without one already), and
-    each kind (-1 for fictional numbers, which need no look-up)."""
-    national = pc.utf8_slice_codeunits(numbers, len(str(code)))
+    """For numbers (``+<digits>``) of one country code: the numbers again if removing a
+    national prefix changed any (``+44 (0) 7911...``; national numbers come without one
+    already), and each kind (-1 for fictional numbers, which need no look-up)."""
+    national = _after(numbers, len(str(code)) + 1)
     international = np.flatnonzero(~local)
     stripped, changed = _strip_national_prefix(_take(national, international), _main_metadata(code))
     if changed:
         national = _replace_rows(national, international, stripped)
-        numbers = _prefixed(str(code), national)
+        numbers = _prefixed(f"+{code}", national)
     fictional = _fullmatch(numbers, FICTIONAL.pattern)
     kinds = np.full(len(numbers), -1, dtype=np.int8)
     real = np.flatnonzero(~fictional)
@@ -471,80 +674,311 @@ def _look_up_country(
     return (numbers if changed else None), kinds
 
 
-def _look_up(digits: pd.Series, local: np.ndarray) -> tuple[pd.Series, np.ndarray, np.ndarray]:
-    """Digits with any national prefix removed, each kind (an index into ``_KIND_LABELS``; -1
-    where none was looked up: unreadable, fictional) and which start with no known code."""
-    values = _arrow(digits)
-    readable = np.flatnonzero(_bools(values.is_valid()))
-    kinds = np.full(len(values), -1, dtype=np.int8)
-    unknown = np.zeros(len(values), dtype=bool)
-    present = _take(values, readable)
-    codes, which = _country_codes(present)
-    unknown[readable[which < 0]] = True
-    changed = False
+def _look_up_distinct(
+    numbers: pa.Array, local: np.ndarray
+) -> tuple[pa.Array | None, np.ndarray, np.ndarray]:
+    """For numbers without gaps: the numbers with any national prefix removed (None when none
+    was), each kind (an index into ``_KIND_LABELS``; -1 where none was looked up: fictional)
+    and which start with no known code."""
+    kinds = np.full(len(numbers), -1, dtype=np.int8)
+    codes, which = _country_codes(numbers)
+    changed = None
     for index, code in enumerate(codes):
         rows = np.flatnonzero(which == index)
-        group, found = _look_up_country(_take(present, rows), code, local[readable[rows]])
-        kinds[readable[rows]] = found
+        group, found = _look_up_country(_take(numbers, rows), code, local[rows])
+        kinds[rows] = found
         if group is not None:
-            present, changed = _replace_rows(present, rows, group), True
-    if changed:
-        digits = _series(_replace_rows(values, readable, present), digits.index)
-    return digits, kinds, unknown
+            changed = _replace_rows(numbers if changed is None else changed, rows, group)
+    return changed, kinds, which < 0
+
+
+def _look_up(numbers: pa.Array, local: np.ndarray) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+    """For numbers without gaps: the numbers with any national prefix removed, each kind (-1
+    where none was looked up: fictional) and which start with no known country code.
+
+    Each distinct number (and way of reading it) is looked up once: lists repeat numbers.
+    Where nearly all differ, the copy that picks them out would cost more than it saves."""
+    if not len(numbers):
+        return numbers, np.zeros(0, dtype=np.int8), np.zeros(0, dtype=bool)
+    if _mostly_different(numbers, local):
+        changed, kinds, unknown = _look_up_distinct(numbers, local)
+        return (numbers if changed is None else changed), kinds, unknown
+    codes, first = _distinct(_number_keys(numbers) * 2 + local)
+    changed, kinds, unknown = _look_up_distinct(_take(numbers, first), local[first])
+    numbers = numbers if changed is None else changed.take(codes)
+    return numbers, kinds[codes], unknown[codes]
+
+
+#: The key of a missing number: no number's key, as keys are numbers or small negatives.
+MISSING = -(2**63)
+
+
+def _mostly_different(numbers: pa.Array, local: np.ndarray, sample: int = 4096) -> bool:
+    """Whether nine in ten numbers differ, judged on a sample: then looking each up costs less
+    than finding the repeats (hashing them all and copying the distinct ones)."""
+    if len(numbers) > 2 * sample:
+        step = len(numbers) // sample
+        numbers, local = numbers.take(np.arange(0, len(numbers), step)), local[::step]
+    keys = _number_keys(numbers) * 2 + local
+    return len(pd.unique(keys)) > 0.9 * len(keys)
+
+
+def _number_keys(numbers: pa.Array) -> np.ndarray:
+    """An integer for each ``+<digits>`` (no leading zero), equal where the numbers are equal:
+    the number itself up to 18 digits (hashing integers is several times cheaper than hashing
+    text), a negative one for the rare longer numbers, ``MISSING`` for a missing one."""
+    digits = _after(numbers, 1)
+    lengths = pc.fill_null(pc.binary_length(digits), 0).to_numpy()
+    if not len(digits) or lengths.max() <= 18:
+        return pc.fill_null(pc.cast(digits, pa.int64()), MISSING).to_numpy()
+    keys = np.full(len(digits), MISSING, dtype=np.int64)
+    short = np.flatnonzero((lengths <= 18) & (lengths > 0))
+    long = np.flatnonzero(lengths > 18)
+    keys[short] = pc.cast(_take(digits, short), pa.int64()).to_numpy()
+    codes, _ = pd.factorize(_take(digits, long).to_numpy(zero_copy_only=False))
+    keys[long] = -1 - codes
+    return keys
+
+
+def _distinct(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each key the number of its distinct value, counted in order of first appearance,
+    and the position where each distinct value first appears."""
+    codes, _ = pd.factorize(keys)
+    if not len(codes):
+        return codes, _no_rows()
+    # A value's number is one more than any before its first appearance.
+    first = np.empty(len(codes), dtype=bool)
+    first[0] = True
+    first[1:] = codes[1:] > np.maximum.accumulate(codes)[:-1]
+    return codes, np.flatnonzero(first)
+
+
+def repeats(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows whose number appeared in an earlier row, and for each that earlier row (the
+    first with the same key, ``CheckedNumbers.keys``; ``MISSING`` keys count as no number).
+
+    >>> repeats(np.array([447700900001, MISSING, 447700900001, 447700900001]))
+    (array([2, 3]), array([0, 0]))
+    """
+    present = np.flatnonzero(keys != MISSING)
+    codes, firsts = _distinct(keys[present])
+    again = np.ones(len(codes), dtype=bool)
+    again[firsts] = False
+    again = np.flatnonzero(again)
+    return present[again], present[firsts[codes[again]]]
+
+
+# --- numbers whose "+" was lost --------------------------------------------------------------
+
+
+@dataclass
+class _Found:
+    """The numbers read (rows and ``+<digits>``), after the look-up."""
+
+    rows: np.ndarray
+    numbers: pa.Array
+    kinds: np.ndarray
+    unknown: np.ndarray
+
+    def valid(self) -> np.ndarray:
+        """Which are real numbers (of any kind) or fictional ones."""
+        return (self.kinds > 0) | ((self.kinds == -1) & ~self.unknown)
+
+
+def _found(reading: _Reading) -> _Found:
+    """Every number read, looked up."""
+    rows = np.concatenate([rows for rows, _ in reading.found])
+    numbers = pa.concat_arrays([values.cast(pa.large_string()) for _, values in reading.found])
+    numbers, kinds, unknown = _look_up(numbers, reading.local[rows])
+    return _Found(rows, numbers, kinds, unknown)
+
+
+def _read_without_plus(reading: _Reading, found: _Found) -> tuple[_Found, _Column]:
+    """Bare digits read again as an international number whose ``+`` was lost (Excel drops it
+    from ``+447700900123``). That reading is taken where it is valid and the national one is
+    not (or there is none: no default region); where both are valid and differ the national
+    one stays, and a note says so: no guess is silent."""
+    notes = _Column(len(reading.text))
+    bare = reading.bare
+    if not bare.size:
+        return found, notes
+    other = _prefixed("+", pc.utf8_trim_whitespace(_take(reading.text, bare)))
+    other, other_kinds, other_unknown = _look_up(other, np.zeros(len(bare), dtype=bool))
+    international = _Found(bare, other, other_kinds, other_unknown).valid()
+    # Where each bare number is among those read (-1 where it has no national reading).
+    where = np.full(len(reading.text), -1, dtype=np.int64)
+    where[found.rows] = np.arange(len(found.rows))
+    at = where[bare]
+    national = np.zeros(len(bare), dtype=bool)
+    national[at >= 0] = found.valid()[at[at >= 0]]
+    same = np.zeros(len(bare), dtype=bool)
+    same[at >= 0] = _bools(pc.equal(found.numbers.take(at[at >= 0]), other.filter(at >= 0)))
+    switch = np.flatnonzero(international & ~national)
+    reading.problem.clear(bare[switch])
+    notes.put(bare[switch], "international")
+    both = np.flatnonzero(international & national & ~same)
+    notes.put(bare[both], _joined("could also be ", _take(other, both)))
+    if not switch.size:
+        return found, notes
+    keep = np.ones(len(found.rows), dtype=bool)
+    keep[at[switch][at[switch] >= 0]] = False
+    merged = _Found(
+        np.concatenate([found.rows[keep], bare[switch]]),
+        pa.concat_arrays([found.numbers.filter(keep), _take(other, switch)]),
+        np.concatenate([found.kinds[keep], other_kinds[switch]]),
+        np.concatenate([found.unknown[keep], other_unknown[switch]]),
+    )
+    return merged, notes
+
+
+# --- the whole column ------------------------------------------------------------------------
 
 
 def normalise_numbers(raw: pd.Series, default_region: str | None = None) -> pd.DataFrame:
-    """The E.164 form, kind and problem (or NA) of each raw phone number, vectorised.
+    """The E.164 form, kind, problem (or NA) and note (or NA) of each raw phone number,
+    vectorised.
 
     International numbers (``+44 7700 900123``) are read as they are; national ones
     (``07700 900123``) need ``default_region`` (``"GB"``), and so does an international prefix
-    other than ``00`` (``011`` in the US). Numbers in ranges reserved for fiction count as
-    valid (they only work in the sandbox). ``kind`` is ``mobile``, ``landline``, ...,
-    ``invalid``, or NA where no lookup was needed (missing, unreadable or fictional).
+    other than ``00`` (``011`` in the US). Bare digits (``447700900123``, as Excel leaves a
+    number whose ``+`` it dropped) are read as international where that is valid and the
+    national reading is not; ``note`` says ``international`` there, and ``could also be +...``
+    where both readings are valid (the national one is kept). Numbers in ranges reserved for
+    fiction count as valid (they only work in the sandbox). ``kind`` is ``mobile``,
+    ``landline``, ..., ``invalid``, or NA where no lookup was needed (missing, unreadable or
+    fictional).
 
     >>> normalise_numbers(pd.Series(["07700 900123"]), "GB")["e164"].tolist()
     ['+447700900123']
+    >>> normalise_numbers(pd.Series(["447700900123"]))["note"].tolist()
+    ['international']
+    """
+    return check_numbers(raw, default_region).frame
+
+
+@dataclass
+class CheckedNumbers:
+    """``normalise_numbers``' columns, and a key for each number to find repeats with: equal
+    keys for equal numbers, ``MISSING`` where there is no valid number."""
+
+    frame: pd.DataFrame
+    keys: np.ndarray
+
+
+def check_numbers(raw: pd.Series, default_region: str | None = None) -> CheckedNumbers:
+    """``normalise_numbers``, and each number's key (see ``first_appearances``).
+
+    >>> check_numbers(pd.Series(["+447700900001", "x"])).keys.tolist()[0]
+    447700900001
     """
     region = _region_metadata(default_region)
-    text = raw.astype(text_dtype()).str.strip()
-    missing = text.fillna("").eq("")
-    problem = pd.Series(pd.NA, index=text.index, dtype=text_dtype())
-    problem = problem.mask(missing, "no phone number")
-    # Most files hold tidy "+<digits>" numbers: take those in one pass, work on the rest.
-    clean = text.str.fullmatch(r"\+[1-9][0-9]{6,14}").fillna(False).astype(bool)
-    digits = text.str[1:].where(clean)
-    local = np.zeros(len(text), dtype=bool)  # national numbers: prefix already removed
-    untidy = (~clean & ~missing).to_numpy(dtype=bool)
-    if untidy.any():
-        found, trouble, local[untidy] = _read_untidy_numbers(text[untidy], region)
-        digits = digits.fillna(found)
-        problem = problem.fillna(trouble)
-    digits, kinds, unknown = _look_up(digits, local)
-    if unknown.any():
-        problem[unknown] = "'" + text[unknown] + "' starts with no known country code"
-    return _result(text, digits, kinds, problem)
-
-
-def _result(
-    text: pd.Series, digits: pd.Series, kinds: np.ndarray, problem: pd.Series
-) -> pd.DataFrame:
-    """The ``e164``, ``kind`` and ``problem`` columns, with a problem for each invalid number
-    and each kind SMS cannot reach."""
-    e164 = "+" + digits
-    invalid = kinds == 0
-    if invalid.any():
-        problem[invalid] = e164[invalid] + " is not a valid phone number"
-    no_sms = np.isin(kinds, _BAD_FOR_SMS)
-    if no_sms.any():
-        labels = np.array(_KIND_LABELS, dtype=object)[kinds[no_sms]]
-        names = pd.Series(labels, index=text.index[no_sms], dtype=text_dtype())
-        problem[no_sms] = e164[no_sms] + " is a " + names + " number: SMS cannot reach it"
+    parts = _on_every_core(lambda piece: _checked(piece, region), list(_pieces(_arrow(raw))))
+    kinds = np.concatenate([part.kinds for part in parts])
     # -1 (not looked up: missing, unreadable or fictional) becomes NA.
     codes: np.ndarray[Any, np.dtype[np.int8]] = kinds
-    kind = pd.Categorical.from_codes(codes, categories=pd.Index(_KIND_LABELS))
-    return pd.DataFrame(
-        {"e164": e164.where(problem.isna()), "kind": kind, "problem": problem}, index=text.index
+    index = raw.index
+    e164 = pa.concat_arrays([part.e164 for part in parts])
+    columns = {
+        "e164": _series(e164, index),
+        "kind": pd.Categorical.from_codes(codes, categories=pd.Index(_KIND_LABELS)),
+        "problem": _series(pa.concat_arrays([part.problem for part in parts]), index),
+        "note": _series(pa.concat_arrays([part.note for part in parts]), index),
+    }
+    keys = np.concatenate([part.keys for part in parts])
+    if ((keys < 0) & (keys != MISSING)).any():  # over 18 digits: keyed a piece at a time
+        keys = _number_keys(e164)
+    del parts
+    give_back_memory()
+    return CheckedNumbers(pd.DataFrame(columns, index=index), keys)
+
+
+@dataclass
+class _Piece:
+    """The columns of one piece: E.164 form, kind (an index into ``_KIND_LABELS``, -1 for
+    none), problem, note, and each number's key."""
+
+    e164: pa.Array
+    kinds: np.ndarray
+    problem: pa.Array
+    note: pa.Array
+    keys: np.ndarray
+
+
+# Rows checked at a time. Each step makes a new array: a piece's few megabytes stay in the
+# allocator's warm pages, where whole columns of a million rows would cost a page fault every
+# 4 KiB (Arrow's allocator returns freed memory to the system within milliseconds) and would
+# multiply the peak memory; much smaller pieces pay Python's cost per call too often.
+_PIECE = 1 << 17
+
+
+def give_back_memory() -> None:
+    """Return to the system the memory Arrow's allocator kept after a big step. Its readers
+    and worker threads keep freed pages in heaps of their own, where neither the next step nor
+    Python's own objects (``parameters_from_frame``'s dictionaries) can use them again.
+
+    >>> give_back_memory()
+    """
+    pa.default_memory_pool().release_unused()
+
+
+def _on_every_core(function: Callable[[Any], Any], items: list[Any]) -> list[Any]:
+    """``function`` of each item, in order, the items shared among the processor's cores:
+    Arrow's kernels release the GIL, so two cores check a column in about 60% of the time."""
+    workers = min(len(items), os.cpu_count() or 1, 4)
+    if workers < 2:
+        return [function(item) for item in items]
+    answers: list[Any] = [None] * len(items)
+    failed: list[BaseException] = []
+
+    def work(first: int) -> None:
+        try:
+            for at in range(first, len(items), workers):
+                answers[at] = function(items[at])
+        except BaseException as error:  # raised again in the calling thread
+            failed.append(error)
+        finally:
+            give_back_memory()  # this thread's own free pages: no other thread can use them
+
+    threads = [threading.Thread(target=work, args=(first,)) for first in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failed:
+        raise failed[0]
+    return answers
+
+
+def _pieces(column: pa.ChunkedArray) -> Iterator[pa.Array]:
+    """The column in pieces of ``_PIECE`` rows (at least one piece, maybe empty)."""
+    for start in range(0, max(len(column), 1), _PIECE):
+        piece = column.slice(start, _PIECE)
+        yield piece.combine_chunks() if piece.num_chunks != 1 else piece.chunk(0)
+
+
+def _checked(raw: pa.Array, region: Any) -> _Piece:
+    """Every number of one piece checked."""
+    reading = _read(raw, region)
+    found, notes = _read_without_plus(reading, _found(reading))
+    problem, size = reading.problem, len(reading.text)
+    invalid = np.flatnonzero(found.kinds == 0)
+    problem.put(
+        found.rows[invalid], _joined(_take(found.numbers, invalid), " is not a valid phone number")
     )
+    for code in np.intersect1d(_BAD_FOR_SMS, found.kinds):
+        at = np.flatnonzero(found.kinds == code)
+        cannot = f" is a {_KIND_LABELS[code]} number: SMS cannot reach it"
+        problem.put(found.rows[at], _joined(_take(found.numbers, at), cannot))
+    rows = np.sort(found.rows[found.unknown])
+    known = "' starts with no known country code"
+    problem.put(rows, _joined("'", pc.utf8_trim_whitespace(_take(reading.text, rows)), known))
+    kinds = np.full(size, -1, dtype=np.int8)
+    kinds[found.rows] = found.kinds
+    good = ((found.kinds > 0) & ~np.isin(found.kinds, _BAD_FOR_SMS) | (found.kinds == -1)) & (
+        ~found.unknown
+    )
+    e164 = _scatter(size, [(found.rows[good], found.numbers.filter(good))])
+    return _Piece(e164, kinds, problem.array(), notes.array(), _number_keys(e164))
 
 
 _PLAIN_INTERNATIONAL = re.compile(r"\+?([0-9]+)")

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 import sinch_helpers as sh
+from sinch_helpers_machinery.recipients import RecipientsWarning
 
 
 def load(text: str | bytes, **options) -> pd.DataFrame:
@@ -16,12 +17,21 @@ def load(text: str | bytes, **options) -> pd.DataFrame:
 
 
 def test_numbers_stay_strings_and_every_row_is_accounted_for():
-    table = load("phone,name\n+447700900001,Ann\n00447700900002,Bob\n447700900003,Cy\n")
-    assert table["phone"].tolist() == ["+447700900001", "00447700900002", "447700900003"]
+    text = "phone,name\n+447700900001,Ann\n00447700900002,Bob\n07700 900003,Cy\n"
+    table = load(text)
+    assert table["phone"].tolist() == ["+447700900001", "00447700900002", "07700 900003"]
     assert table["e164"].tolist() == ["+447700900001", "+447700900002", pd.NA]
-    assert table.loc[3, "problem"].startswith("'447700900003' has no country code")
+    assert table.loc[3, "problem"].startswith("'07700 900003' has no country code")
     assert list(table.index) == [1, 2, 3]
     assert table.index.name == "row"
+
+
+def test_digits_without_plus_are_read_as_international_with_a_warning():
+    """Excel drops the "+" of +447700900003; the API reads 447700900003 the same way."""
+    with pytest.warns(RecipientsWarning, match=r"row 2 has no '\+'"):
+        table = load("phone,name\n+447700900001,Ann\n447700900003,Cy\n")
+    assert table["e164"].tolist() == ["+447700900001", "+447700900003"]
+    assert table["valid"].all()
 
 
 def test_bom_semicolons_blank_lines_and_missing_cells():

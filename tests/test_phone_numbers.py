@@ -339,7 +339,22 @@ class Verdict:
 
 def reference(text: str | None, region: str | None) -> Verdict:
     """What phonenumbers says: parse, then is_valid_number and number_type. Any Unicode space
-    counts as a plain one (see ``unusual_spaces``)."""
+    counts as a plain one (see ``unusual_spaces``).
+
+    Bare digits (``447911123456``: a spreadsheet dropped the ``+``) are also parsed with a
+    ``+`` in front, and that reading is taken where it is valid and the plain one is not (or
+    there is no default region, where parse refuses them): a deliberate extension."""
+    verdict = _parsed(text, region)
+    bare = (text or "").strip()
+    if not verdict.valid and re.fullmatch(r"[1-9][0-9]{6,14}", bare):
+        international = _parsed("+" + bare, None)
+        if international.valid:
+            return international
+    return verdict
+
+
+def _parsed(text: str | None, region: str | None) -> Verdict:
+    """phonenumbers' own verdict on one cell."""
     try:
         number = phonenumbers.parse(re.sub(r"\s", " ", text or ""), region)
     except NumberParseException:
@@ -506,3 +521,18 @@ def test_an_unknown_default_region_is_refused_even_when_unused() -> None:
     """A mistyped region is reported at once, not only once a national number needs it."""
     with pytest.raises(RecipientsError, match="two-letter ISO"):
         normalise_numbers(pd.Series(["+447911123456"]), "UK")
+
+
+def test_repeated_numbers_read_as_each_alone() -> None:
+    """A column with every number many times (the look-up then takes each distinct number
+    once, and copies its answer to the repeats) reads exactly as the distinct numbers do."""
+    distinct = [
+        *("+447911123456", "07911 123457", "+44 (0) 7911 123458", "447911123459", "020 7946 0000"),
+        *("not a number", "", "+4412", "0044 7911 123460", "4.477009E+11", "+12125551234"),
+    ]
+    alone = normalise_numbers(pd.Series(distinct), "GB").reset_index(drop=True)
+    column = pd.Series(distinct * 3000)  # several pieces, mostly repeats
+    table = normalise_numbers(column, "GB")
+    for start in (0, len(distinct) * 1500, len(column) - len(distinct)):
+        piece = table.iloc[start : start + len(distinct)].reset_index(drop=True)
+        pd.testing.assert_frame_equal(piece, alone)
