@@ -174,8 +174,10 @@ class HttpServer:
         where: dict[str, Any] = (
             {"sockets": [listener]} if listener else {"host": _one_address(host), "port": port}
         )
+        # Kept here: waitress wraps what it is given in middleware of its own (proxy headers).
+        self._turns = _TakingTurns(app, limits.working)
         server = create_server(
-            _TakingTurns(app, limits.working),
+            self._turns,
             map=self._sockets,
             **where,
             threads=limits.threads,
@@ -200,11 +202,11 @@ class HttpServer:
     @property
     def app(self) -> Any:
         """The WSGI app being served (replaceable, e.g. by a wrapper that logs requests)."""
-        return cast(_TakingTurns, self._server.application).app
+        return self._turns.app
 
     @app.setter
     def app(self, value: Any) -> None:
-        cast(_TakingTurns, self._server.application).app = value
+        self._turns.app = value
 
     def serve_forever(self) -> None:
         """Serve until :meth:`shutdown`; Ctrl-C (in the main thread) raises out of here."""
