@@ -32,7 +32,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import requests
 
-from sinch_helpers_machinery import bulk, sandbox_controls
+from sinch_helpers_machinery import bulk, sandbox_controls, transport
 from sinch_helpers_machinery.api_facts import MAX_BATCH_RECIPIENTS, REGIONS
 from sinch_helpers_machinery.api_objects import ApiObject, frame
 from sinch_helpers_machinery.charts import StatusChart, status_counts
@@ -276,6 +276,11 @@ class SmsClient:
     def base_url(self) -> str:
         """``<origin>/xms/v1/<service_plan_id>``: every path below hangs off this."""
         return self.transport.base_url
+
+    @property
+    def last_request(self) -> transport.WireRequest | None:
+        """The last API request, token masked: ``print(client.last_request)``, ``.as_curl()``."""
+        return self.transport.last_request
 
     def __repr__(self) -> str:
         plan, endpoint = self.credentials.service_plan_id, self.credentials.endpoint

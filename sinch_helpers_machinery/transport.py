@@ -1,5 +1,7 @@
 """HTTP to the SMS API: a keep-alive session, retries with backoff, typed errors with hints.
-Sending a batch exactly once builds on it, in :mod:`.exactly_once`.
+Sending a batch exactly once builds on it, in :mod:`.exactly_once`. Each call to the API
+leaves a :class:`WireRequest` behind (``transport.last_request``): the request as it was sent,
+the token masked, to read as an HTTP message or as a ``curl`` command.
 
 The token never leaves the session's headers: errors are never chained to the exceptions of
 requests and urllib3 (whose frames hold those headers), and keyword arguments the API does not
@@ -10,8 +12,11 @@ from __future__ import annotations
 import difflib
 import functools
 import inspect
+import json
+import shlex
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
 
@@ -53,6 +58,9 @@ HELPER_FIELDS: dict[str, frozenset[str]] = {
 #: Exceptions of an HTTP exchange that got no answer: requests' own, and the UnicodeError that
 #: http.client raises for a header it cannot encode (which requests lets through).
 NO_ANSWER = (requests.RequestException, UnicodeError)
+#: Headers a WireRequest leaves out: they describe the client and the connection (requests adds
+#: most of them itself, and their values change with its version), not what is asked of the API.
+UNSHOWN_HEADERS = frozenset({"user-agent", "accept-encoding", "connection", "content-length"})
 
 T = TypeVar("T")
 
@@ -72,6 +80,114 @@ class PlanCredentials(Protocol):
     def origin(self) -> str: ...
     @property
     def endpoint(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class WireRequest:
+    """One HTTP request to the API as it was sent, the token masked: ``print()`` shows it as an
+    HTTP message (method and URL, headers, JSON body), :meth:`as_curl` as a ``curl`` command.
+
+    ``headers`` are those that say what is asked of the API (``User-Agent`` and the connection's
+    own are left out); ``content`` is the body's bytes as sent, ``body`` the same decoded.
+
+    >>> wire = WireRequest(
+    ...     "POST",
+    ...     "https://us.sms.api.sinch.com/xms/v1/my-plan/batches",
+    ...     {"Authorization": "Bearer …cdef", "Content-Type": "application/json"},
+    ...     b'{"to": ["+447700900001"], "body": "Hi!"}',
+    ... )
+    >>> print(wire)
+    POST https://us.sms.api.sinch.com/xms/v1/my-plan/batches
+    Authorization: Bearer …cdef
+    Content-Type: application/json
+    <BLANKLINE>
+    {
+      "to": [
+        "+447700900001"
+      ],
+      "body": "Hi!"
+    }
+    >>> print(wire.as_curl())
+    curl -X POST https://us.sms.api.sinch.com/xms/v1/my-plan/batches \\
+      -H "Authorization: Bearer $SINCH_API_TOKEN" \\
+      -H 'Content-Type: application/json' \\
+      --data-raw '{"to": ["+447700900001"], "body": "Hi!"}'
+    """
+
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    content: bytes | None = field(default=None, repr=False)
+
+    @classmethod
+    def of(cls, prepared: requests.PreparedRequest) -> WireRequest:
+        """The record of a request requests prepared, its Authorization header masked."""
+        headers = {
+            name: masked_header(name, str(value))
+            for name, value in prepared.headers.items()
+            if name.lower() not in UNSHOWN_HEADERS
+        }
+        content = prepared.body.encode() if isinstance(prepared.body, str) else prepared.body
+        return cls(str(prepared.method), str(prepared.url), headers, content)
+
+    @property
+    def body(self) -> Any:
+        """The JSON body decoded (dicts and lists), its text when it is not JSON, or None."""
+        if not self.content:
+            return None
+        text = self.content.decode("utf-8", errors="replace")
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+
+    def __str__(self) -> str:
+        lines = [f"{self.method} {self.url}", *(f"{k}: {v}" for k, v in self.headers.items())]
+        body = self.body
+        if body is not None:
+            shown = (
+                body if isinstance(body, str) else json.dumps(body, indent=2, ensure_ascii=False)
+            )
+            lines += ["", shown]
+        return "\n".join(lines)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:  # noqa: ARG002 (IPython's API)
+        """How IPython shows it at the end of a cell: as :meth:`__str__` writes it."""
+        printer.text(str(self))
+
+    def as_curl(self, token_variable: str | None = "SINCH_API_TOKEN") -> str:
+        """The request as a ``curl`` command for a POSIX shell (bash, zsh). The token is never in
+        it: it reads ``$SINCH_API_TOKEN`` (``token_variable``), or shows the masked token when
+        ``token_variable`` is None. The body is the same JSON, on one line.
+
+        >>> print(WireRequest("GET", "https://h/xms/v1/p/batches?page=0&page_size=1", {}).as_curl())
+        curl -X GET 'https://h/xms/v1/p/batches?page=0&page_size=1'
+        """
+        if token_variable is not None and not token_variable.isidentifier():
+            raise ValueError(f"Not a shell variable name: {token_variable!r}")
+        parts = [f"curl -X {self.method} {shlex.quote(self.url)}"]
+        for name, value in self.headers.items():
+            if name.lower() == "authorization" and token_variable:
+                parts.append(f'-H "{name}: Bearer ${token_variable}"')
+            else:
+                parts.append(f"-H {shlex.quote(f'{name}: {value}')}")
+        body = self.body
+        if body is not None:
+            text = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
+            parts.append(f"--data-raw {shlex.quote(text)}")
+        return " \\\n  ".join(parts)
+
+
+def masked_header(name: str, value: str) -> str:
+    """A header's value fit to show: an Authorization header's token masked.
+
+    >>> masked_header("Authorization", "Bearer 0123456789abcdef")
+    'Bearer …cdef'
+    """
+    if name.lower() != "authorization":
+        return value
+    prefix = BEARER_PREFIX.match(value)
+    return value[: prefix.end()] + mask(value[prefix.end() :]) if prefix else mask(value)
 
 
 class XmsTransport:
@@ -103,6 +219,9 @@ class XmsTransport:
         self.timeout, self.retries, self.backoff = timeout, retries, backoff
         #: The setting that chose where requests go, named in hints about reaching it.
         self.address_setting = "SINCH_REGION / SINCH_BASE_URL"
+        #: The last request to the API, token masked (None before the first, or when the last
+        #: one could not be sent at all); the sandbox's own /sandbox/ routes are not recorded.
+        self.last_request: WireRequest | None = None
         self.session = requests.Session()
         self.session.mount("http://", HTTPAdapter(pool_maxsize=8, max_retries=0))
         self.session.mount("https://", HTTPAdapter(pool_maxsize=8, max_retries=0))
@@ -174,10 +293,21 @@ class XmsTransport:
         """
         options.setdefault("timeout", self.timeout)
         try:
-            return self.session.request(method, url, **options)
+            answer = self.session.request(method, url, **options)
         except NO_ANSWER as exc:
+            self.remember(url, getattr(exc, "request", None))
             failure = self.connection_error(exc, method, url)
+        else:
+            self.remember(url, answer.request)
+            return answer
         raise failure  # out here, so that the library's exception is not its __context__
+
+    def remember(self, url: str, prepared: requests.PreparedRequest | None) -> None:
+        """Keep the record of a request to the API (``prepared`` is None when requests could
+        not even build it); only the bytes already made are kept, so a large send costs
+        nothing more."""
+        if url.startswith(self.base_url):
+            self.last_request = WireRequest.of(prepared) if prepared is not None else None
 
     def find_sent(self, client_reference: str, since: float | None = None) -> ApiObject | None:
         """The batch sent with this ``client_reference`` since ``since`` (a Unix time; default
