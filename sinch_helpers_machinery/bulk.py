@@ -11,6 +11,11 @@ still be on its way, so it is looked for until it has had time to arrive
 (:func:`~.exactly_once.settle_seconds`). A new journal is a new job with new references, so
 sending the same message again on purpose is never mistaken for a resume. While a send runs,
 its journal is locked: a second process gets a clear error.
+
+A journal can still be lost in the middle of a send (deleted, a temporary folder emptied). So
+every job is also listed, until it finishes, in the user's state folder
+(:class:`UnfinishedSends`): the same call with the same journal path then resumes that job,
+looking up each batch before sending it, instead of starting a new one.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from .errors import (
 from .exactly_once import look_until, settle_seconds
 from .parameters import ParameterIndex, chunks
 from .progress import Progress
+from .settings import state_dir
 
 #: The columns of send_bulk's result, one row per batch.
 BULK_COLUMNS = ["batch", "recipients", "batch_id", "client_reference", "state"]
@@ -120,6 +126,7 @@ class Journal:
         #: list may still have been accepted (just before a crash) and is looked up first.
         self.resuming = False
         self._handle: IO[str] | None = None
+        self._unfinished: tuple[UnfinishedSends, str] | None = None
 
     @property
     def job(self) -> str:
@@ -137,12 +144,32 @@ class Journal:
             return
         self._handle = lock(self.path)
         header, self.done, self.attempts = read_journal(self._handle, self.path)
+        unfinished = UnfinishedSends(state_dir() / UNFINISHED_FILE)
+        key = f"{plan_id} {plan.content} {self.path.resolve()}"
+        self._unfinished = (unfinished, key)
         if header is None:
+            earlier = unfinished.find(key)
+            if earlier is not None:  # the journal of a send that never finished was lost
+                print(
+                    f"The journal {str(self.path)!r} of a send that never finished (started "
+                    f"{when(earlier.get('started'))}) is gone: resuming that send. Every batch "
+                    "is looked up by its reference before it is sent."
+                )
+                self.header, self.resuming = earlier, True
+                self._write(self.header)
+                return
             self.header = new_header(plan, plan_id, endpoint)
             self._write(self.header)
+            unfinished.add(key, self.header)
             return
         check_same_job(header, plan, plan_id, self.path)
         self.header, self.resuming = header, True
+
+    def finish(self) -> None:
+        """Every batch was accepted: the job no longer needs resuming, even without its file."""
+        if self._unfinished is not None:
+            unfinished, key = self._unfinished
+            unfinished.remove(key)
 
     def close(self) -> None:
         if self._handle is not None:
@@ -179,6 +206,48 @@ class Journal:
             os.fsync(self._handle.fileno())
 
 
+#: The file, in the user's state folder, that lists the sends not finished yet.
+UNFINISHED_FILE = "unfinished-bulk-sends.json"
+
+
+class UnfinishedSends:
+    """Bulk sends started and not finished, by plan, content and journal path: each one's
+    journal header. A small JSON file, rewritten whole (atomically, under a lock) at each
+    change; finished sends leave it, so it only ever holds the few in progress."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def find(self, key: str) -> dict[str, Any] | None:
+        header = self._read().get(key)
+        return header if isinstance(header, dict) and header.get("kind") == JOURNAL_KIND else None
+
+    def add(self, key: str, header: Mapping[str, Any]) -> None:
+        self._change(lambda sends: sends.__setitem__(key, dict(header)))
+
+    def remove(self, key: str) -> None:
+        self._change(lambda sends: sends.pop(key, None))
+
+    def _read(self) -> dict[str, Any]:
+        try:
+            sends = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):  # none yet, or unreadable: nothing to resume from it
+            return {}
+        return sends if isinstance(sends, dict) else {}
+
+    def _change(self, edit: Any) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with lock(self.path.with_suffix(".lock"), wait=True):
+                sends = self._read()
+                edit(sends)
+                fresh = self.path.with_suffix(".tmp")
+                fresh.write_text(json.dumps(sends), encoding="utf-8")
+                os.replace(fresh, self.path)
+        except OSError:
+            pass  # a read-only home: the journal alone still protects the send
+
+
 def new_header(plan: BulkPlan, plan_id: str, endpoint: str) -> dict[str, Any]:
     """The first line of a new journal: a new job."""
     return {
@@ -191,18 +260,19 @@ def new_header(plan: BulkPlan, plan_id: str, endpoint: str) -> dict[str, Any]:
     }
 
 
-def lock(path: Path) -> IO[str]:
-    """The journal opened for reading and appending, locked against other processes."""
+def lock(path: Path, wait: bool = False) -> IO[str]:
+    """The file opened for reading and appending, locked against other processes (waiting
+    for the lock when ``wait``, else a JournalError at once)."""
     handle = path.open("a+", encoding="utf-8")
     try:
         if sys.platform == "win32":  # pragma: no cover - no Windows runner here
             import msvcrt
 
-            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+            msvcrt.locking(handle.fileno(), msvcrt.LK_LOCK if wait else msvcrt.LK_NBLCK, 1)
         else:
             import fcntl
 
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
     except OSError:
         handle.close()
         raise JournalError(
@@ -409,7 +479,9 @@ def send_all(
                     else "Nothing is left to send."
                 )
             )
-        return send_batches(client, plan, journal, progress)
+        rows = send_batches(client, plan, journal, progress)
+        journal.finish()
+        return rows
     finally:
         journal.close()
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .api_objects import ApiObject, frame, wrap
-from .settings import first_setting, origin_of
+from .settings import first_setting, origin_of, state_dir
 from .transport import XmsTransport, segment
 
 if TYPE_CHECKING:
@@ -32,13 +32,6 @@ EMBEDDED_PLAN = "sandbox-plan"
 
 _lock = threading.Lock()
 _embedded: dict[str, Any] = {}
-
-
-def state_dir() -> Path:
-    """Where the embedded sandbox keeps its state: ``$XDG_STATE_HOME`` or ``~/.local/state``,
-    then ``sinch-sms-notebooks``. One per user, so a JupyterHub home keeps its own."""
-    base = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
-    return Path(base) / "sinch-sms-notebooks"
 
 
 def embedded_database() -> str:

@@ -10,6 +10,7 @@ import os
 import re
 import unicodedata
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
 from .api_facts import REGIONS
@@ -290,3 +291,11 @@ def origin_of(url: str) -> str:
     'http://127.0.0.1:8765'
     """
     return url.strip().rstrip("/").removesuffix("/xms")
+
+
+def state_dir() -> Path:
+    """Where the helpers keep what must outlive a kernel (the embedded sandbox's database, its
+    token, unfinished bulk sends): ``$XDG_STATE_HOME`` or ``~/.local/state``, then
+    ``sinch-sms-notebooks``. One per user, so a JupyterHub home keeps its own."""
+    base = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
+    return Path(base) / "sinch-sms-notebooks"

@@ -6,6 +6,7 @@ import itertools
 import os
 import secrets
 import socket
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -17,6 +18,9 @@ import xms_sandbox
 # The embedded sandbox keeps a per-user database by default; tests (and the notebook kernels
 # they start, which inherit this) keep theirs in memory unless a test says otherwise.
 os.environ["SINCH_SANDBOX_DB"] = ":memory:"
+# What the helpers keep per user (a remembered plan, unfinished bulk sends) goes to a folder of
+# the test run's own, never to the home of whoever runs the tests.
+os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="sinch-tests-state-")
 
 _plan_numbers = itertools.count(1)
 #: The instructor token of the session's sandbox.

@@ -276,3 +276,28 @@ def test_a_summary_report_draws_the_same_chart(client, three_friends):
 def test_a_table_without_statuses_cannot_be_drawn():
     with pytest.raises(ValueError, match="no 'status' column"):
         sh.plot_delivery(pd.DataFrame({"recipient": ["447700900001"]}))
+
+
+def test_a_lost_journal_of_an_unfinished_send_resumes_it(client, plan, tmp_path, capsys):
+    """The journal is deleted in the middle of a send: the same call resumes that send (every
+    batch looked up) rather than sending everyone the message again."""
+    journal = tmp_path / "bulk.jsonl"
+    plan.fault(kind="status", status=503, method="POST", path="/batches", after=1, count=50)
+    with pytest.raises(sh.BulkSendInterrupted):
+        sh.send_bulk(client, NUMBERS, "Hi", "Co", journal=journal, progress=False)
+    plan.control("DELETE", "/faults", params={"plan_id": plan.plan_id})
+    journal.unlink()
+    result = sh.send_bulk(client, NUMBERS, "Hi", "Co", journal=journal, progress=False)
+    assert "never finished" in capsys.readouterr().out
+    assert result["state"].tolist() == ["already sent", "sent", "sent"]
+    assert plan.batch_count() == 3
+
+
+def test_a_finished_send_with_its_journal_deleted_can_be_sent_again(client, plan, tmp_path):
+    """Deleting the journal of a finished send is how a notebook sends the same list again."""
+    journal = tmp_path / "bulk.jsonl"
+    for _ in range(2):
+        result = sh.send_bulk(client, NUMBERS[:10], "Hi", "Co", journal=journal, progress=False)
+        assert result["state"].tolist() == ["sent"]
+        journal.unlink()
+    assert plan.batch_count() == 2
