@@ -16,7 +16,7 @@ from typing import Any
 from .. import lifecycle
 from ..encoding import GSM, analyse, truncate_to_one_part
 from ..errors import ApiError
-from ..substitution import Parameters, by_number, placeholders, render, unmatched
+from ..substitution import DEFAULT, Parameters, by_number, placeholders, render, unmatched
 from .config import Clock, SandboxConfig
 from .groups import members_of
 from .plans import PlanStore
@@ -87,7 +87,13 @@ def abort_codes(spec: dict[str, Any], numbers: list[str]) -> list[int | None]:
     # Most batches have neither placeholders nor a part limit: skip the per-number work.
     if spec["type"] != "mt_text" or ("${" not in body and not limit):
         return [None] * len(numbers)
-    parameters, keys = by_number(spec.get("parameters")), placeholders(body)
+    keys = placeholders(body)
+    given = spec.get("parameters") or {}
+    # Every placeholder has a default and nothing limits the parts: nobody can be aborted, and
+    # a room's bulk sends (a hundred recipients each, names and a default) skip the loop.
+    if not limit and all(DEFAULT in given.get(key, {}) for key in keys):
+        return [None] * len(numbers)
+    parameters = by_number(spec.get("parameters"))
     codes: list[int | None] = []
     for number in numbers:
         if unmatched(keys, parameters, number):
