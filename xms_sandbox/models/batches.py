@@ -6,6 +6,7 @@ Who it goes to and when is the scheduler's business; this store decides what may
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from typing import Any
 
@@ -88,25 +89,23 @@ class BatchStore(Tagged):
         """Accept a batch: check it, expand its recipients and schedule each one."""
         moment = self.clock()
         spec = self._complete(plan, spec, moment)
-        batch_id = new_id()
+        batch_id, data, expire_at = new_id(), dumps(spec), _expiry(spec, moment)
+        # Only SQL inside the write: a room's sends queue for it one after another.
         with self.storage.write() as db:
             numbers = self.scheduler.expand(db, plan, spec["to"])
             db.execute(
                 "INSERT INTO batches (id, plan_id, created_at, modified_at, sender, "
-                "client_reference, expire_at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "client_reference, expire_at, callbacks_pending, data) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    batch_id,
-                    plan.id,
-                    moment,
-                    moment,
-                    spec.get("from"),
-                    spec.get("client_reference"),
-                    _expiry(spec, moment),
-                    dumps(spec),
+                    *(batch_id, plan.id, moment, moment, spec.get("from")),
+                    *(spec.get("client_reference"), expire_at),
+                    self.scheduler.callbacks_due(spec, moment),
+                    data,
                 ),
             )
-            self.scheduler.schedule(db, plan, batch_id, spec, numbers, moment)
-            return _read(db, batch_id)
+            self.scheduler.schedule(db, plan, batch_id, spec, numbers, moment, fresh=True)
+        return Batch(batch_id, plan.id, json.loads(data), moment, moment, expire_at, None)
 
     def update(
         self,

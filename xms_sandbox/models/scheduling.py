@@ -149,20 +149,31 @@ class Scheduler:
         spec: dict[str, Any],
         numbers: list[str],
         moment: float,
+        fresh: bool = False,
     ) -> None:
-        """(Re)create the batch's recipient rows with their dispatch times and abort codes."""
-        db.execute("DELETE FROM recipients WHERE batch_id = ?", (batch_id,))
+        """(Re)create the batch's recipient rows with their dispatch times and abort codes.
+
+        ``fresh``: the batch row was just inserted, with no recipients yet and its
+        ``callbacks_pending`` already set, so two statements can be left out.
+        """
+        codes = abort_codes(spec, numbers)
+        if not fresh:
+            db.execute("DELETE FROM recipients WHERE batch_id = ?", (batch_id,))
         start = max(spec.get("send_at") or moment, moment) + self.config.timing.dispatch_after
         times = self.plans.queue_slots(db, plan, start, len(numbers))
-        codes = abort_codes(spec, numbers)
         db.executemany(
             "INSERT INTO recipients (batch_id, idx, msisdn, dispatch_at, abort_code) "
             "VALUES (?, ?, ?, ?, ?)",
             [(batch_id, i, number, times[i], codes[i]) for i, number in enumerate(numbers)],
         )
-        # The callback worker looks at a batch again from this moment on (None: never).
-        due = moment if spec.get("delivery_report", "none") in REPORTING_MODES else None
-        db.execute("UPDATE batches SET callbacks_pending = ? WHERE id = ?", (due, batch_id))
+        if not fresh:
+            due = self.callbacks_due(spec, moment)
+            db.execute("UPDATE batches SET callbacks_pending = ? WHERE id = ?", (due, batch_id))
+
+    @staticmethod
+    def callbacks_due(spec: dict[str, Any], moment: float) -> float | None:
+        """From when the callback worker looks at the batch (None: never, it wants none)."""
+        return moment if spec.get("delivery_report", "none") in REPORTING_MODES else None
 
     @staticmethod
     def unschedule(db: sqlite3.Connection, batch_id: str) -> None:
