@@ -275,6 +275,8 @@ def lock(path: Path, wait: bool = False) -> IO[str]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
     except OSError:
         handle.close()
+        if wait:
+            raise  # not a busy journal: the caller decides what an unlockable file means
         raise JournalError(
             f"Another send_bulk is using the journal {str(path)!r} right now (in another kernel "
             "or process). Wait for it to finish and run this call again to check, or give this "

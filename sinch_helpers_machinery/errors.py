@@ -187,14 +187,28 @@ def error_type(status: int) -> type[SmsApiError]:
 
 
 def hint_for(
-    status: int, code: str | None, text: str, *, plan: str, where: str, retries: int = 3
+    status: int,
+    code: str | None,
+    text: str,
+    *,
+    plan: str,
+    where: str,
+    retries: int = 3,
+    shared_sandbox: str | None = None,
 ) -> str:
-    """What to do about an error answer; ``where`` is "region 'eu'" or "base URL ...", and
-    ``retries`` how often the client may try a request again.
+    """What to do about an error answer; ``where`` is "region 'eu'" or "base URL ...",
+    ``retries`` how often the client may try a request again, and ``shared_sandbox`` the
+    address of the room's sandbox when SINCH_SANDBOX_URL chose it.
 
     >>> hint_for(404, "not_found", "", plan="p", where="region 'us'")[:20]
     'Check the ID in the '
     """
+    if status == 401 and shared_sandbox:
+        return (
+            f"The shared sandbox at {shared_sandbox} (SINCH_SANDBOX_URL) keeps the token plan "
+            f"'{plan}' was first used with, and this is not it. Pick a plan name of your own "
+            "with SINCH_SANDBOX_PLAN (or the instructor can give this plan your token)."
+        )
     if status == 401:
         return (
             f"Check that the API token belongs to service plan '{plan}' and that the plan "

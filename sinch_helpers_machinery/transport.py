@@ -432,15 +432,16 @@ class XmsTransport:
 
     def hint(self, status: int, code: str | None, text: str) -> str:
         """What to do about an error answer, for this plan and where it lives."""
-        plan = self.credentials.service_plan_id
-        if status == 401 and self.address_setting == "SINCH_SANDBOX_URL":
-            return (
-                f"The shared sandbox at {self.credentials.origin} (SINCH_SANDBOX_URL) keeps the "
-                f"token plan '{plan}' was first used with, and this is not it. Pick a plan name "
-                "of your own with SINCH_SANDBOX_PLAN (or the instructor can give this plan your "
-                "token)."
-            )
-        return hint_for(status, code, text, plan=plan, where=self.where, retries=self.retries)
+        shared = self.address_setting == "SINCH_SANDBOX_URL"
+        return hint_for(
+            status,
+            code,
+            text,
+            plan=self.credentials.service_plan_id,
+            where=self.where,
+            retries=self.retries,
+            shared_sandbox=self.credentials.origin if shared else None,
+        )
 
 
 def batch_payload(
