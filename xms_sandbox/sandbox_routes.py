@@ -144,15 +144,13 @@ def list_callbacks() -> Response:
     return jsonify([responses.callback(c) for c in found])
 
 
-def _messages(number: str, who: Caller) -> list[dict[str, Any]]:
-    """A phone's messages that the caller may see: a learner's own plan's; for the instructor
-    every plan's, or only ``?plan_id=``'s when given."""
-    plan_id = request.args.get("plan_id") if who.instructor else who.plan and who.plan.id
-    return [
-        responses.handset_message(m)
-        for m in backend().inbounds.handset_messages(number)
-        if plan_id is None or m.plan_id == plan_id
-    ]
+def _screens(numbers: list[str] | None, who: Caller) -> dict[str, list[dict[str, Any]]]:
+    """The phones' messages that the caller may see (``numbers``' phones, or every one): a
+    learner's own plan's; for the instructor every plan's, or only ``?plan_id=``'s when given."""
+    learners = who.plan.id if who.plan else ""  # "": no plan's, never every plan's
+    plan_id = request.args.get("plan_id") if who.instructor else learners
+    found = backend().inbounds.phone_screens(plan_id, numbers)
+    return {n: [responses.handset_message(m) for m in found[n]] for n in found}
 
 
 def _handsets(who: Caller) -> list[str]:
@@ -170,7 +168,8 @@ def list_handsets() -> Response:
 @sandbox.get("/handsets/<number>")
 def handset(number: str) -> Response:
     who = require_someone("A phone's messages")
-    return jsonify(_messages(validation.msisdn(number, "number"), who))
+    number = validation.msisdn(number, "number")
+    return jsonify(_screens([number], who).get(number, []))
 
 
 @sandbox.post("/handsets/<number>/reply")
@@ -204,10 +203,11 @@ def phones(number: str | None = None) -> str:
     if not who.instructor and who.plan is None:
         raise unauthorized("The phones page")
     wanted = [number] if number else parsing.values(request.args, "numbers")
-    numbers = [validation.msisdn(n, "numbers") for n in wanted] or _handsets(who)
+    chosen = [validation.msisdn(n, "numbers") for n in wanted]
+    found = _screens(chosen or None, who)
     screens = []
-    for n in numbers:
-        messages = _messages(n, who)
+    for n in chosen or _handsets(who):
+        messages = found.get(n, [])
         labels = sorted({m["plan_id"] for m in messages if m.get("plan_id")})
         screens.append({"number": n, "messages": messages, "plans": labels})
     embed = parsing.boolean(request.args, "embed")

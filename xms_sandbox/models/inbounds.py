@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Collection
 from typing import Any
 
 from .. import lifecycle
 from ..errors import ApiError, not_found
 from ..storage import Storage, dumps, new_id
+from ..substitution import Parameters, by_number
 from .config import Clock
 from .groups import GroupStore
 from .outbox import Outbox
 from .plans import PlanStore
 from .queries import DAY, batch_from_row, paginate, recipient_from_row, windowed
-from .records import HandsetMessage, Inbound, Page, Plan
+from .records import Batch, HandsetMessage, Inbound, Page, Plan
 from .scheduling import message_for
 
 
@@ -114,35 +116,69 @@ class InboundStore:
             )
         return [row[0] for row in rows]
 
-    def handset_messages(self, msisdn: str) -> list[HandsetMessage]:
-        """What one virtual phone shows: messages it received and replies it sent, by time.
+    def phone_screens(
+        self, plan_id: str | None, numbers: Collection[str] | None = None
+    ) -> dict[str, list[HandsetMessage]]:
+        """What each phone shows of ``plan_id``'s messages (of every plan's, when None): the
+        messages delivered to it by now and the replies it sent, by time; only ``numbers``'
+        phones when given. One pass over the plan's recipients, however many phones.
 
-        Only messages delivered by now count as received: a failed or pending one never
-        reached the phone.
+        A failed or pending message never reached the phone, so only delivered ones count.
+        There is no index by number: one would cost each send a page per recipient (a room
+        sends to the same few numbers, spread over the whole index), while every screen is a
+        plan's, found through the plan's batches.
         """
         moment = self.clock()
+        wanted = sorted(set(numbers)) if numbers is not None else None
+        where, params = self._scope("b.plan_id", plan_id, "r.msisdn", wanted)
         rows = self.storage.query(
             "SELECT b.*, r.idx, r.msisdn, r.dispatch_at, r.abort_code, r.reported "
-            "FROM recipients r JOIN batches b ON b.id = r.batch_id WHERE r.msisdn = ?",
-            (msisdn,),
+            f"FROM batches b JOIN recipients r ON r.batch_id = b.id{where}",
+            params,
         )
-        messages: list[HandsetMessage] = []
+        screens: dict[str, list[HandsetMessage]] = {}
+        batches: dict[str, tuple[Batch, Parameters]] = {}
         for row in rows:
-            batch = batch_from_row(row)
+            if row["id"] not in batches:  # a batch's JSON is read once, not once a recipient
+                batch = batch_from_row(row)
+                batches[batch.id] = batch, by_number(batch.spec.get("parameters"))
+            batch, table = batches[row["id"]]
+            number = row["msisdn"]
             event = lifecycle.state_at(recipient_from_row(batch, row).recipient, moment)
             if event.status != "Delivered":
                 continue
-            text, _, _ = message_for(batch.spec, msisdn)
+            text, _, _ = message_for(batch.spec, number, table)
             sender = batch.spec.get("from")
-            messages.append(
+            screens.setdefault(number, []).append(
                 HandsetMessage("received", sender, text, event.at, batch.id, batch.plan_id)
             )
-        for row in self.storage.query("SELECT * FROM inbounds WHERE from_number = ?", (msisdn,)):
+        where, params = self._scope("plan_id", plan_id, "from_number", wanted)
+        for row in self.storage.query(f"SELECT * FROM inbounds{where}", params):
             sent = _inbound(row)
-            messages.append(
+            screens.setdefault(sent.sender, []).append(
                 HandsetMessage("sent", sent.to, sent.body, sent.received_at, sent.id, sent.plan_id)
             )
-        return sorted(messages, key=lambda m: m.at)
+        for messages in screens.values():
+            messages.sort(key=lambda m: m.at)
+        return screens
+
+    @staticmethod
+    def _scope(
+        plan_column: str, plan_id: str | None, number_column: str, numbers: list[str] | None
+    ) -> tuple[str, list[Any]]:
+        """A WHERE clause (or nothing) for one plan's rows and some numbers'."""
+        conditions, params = [], list[Any]()
+        if plan_id is not None:
+            conditions.append(f"{plan_column} = ?")
+            params.append(plan_id)
+        if numbers is not None:
+            conditions.append(f"{number_column} IN ({', '.join('?' * len(numbers))})")
+            params.extend(numbers)
+        return (" WHERE " + " AND ".join(conditions) if conditions else ""), params
+
+    def handset_messages(self, msisdn: str, plan_id: str | None = None) -> list[HandsetMessage]:
+        """One phone's screen: :meth:`phone_screens` for a single number."""
+        return self.phone_screens(plan_id, [msisdn]).get(msisdn, [])
 
     def reply_from_handset(
         self, msisdn: str, body: str, to: str | None = None, plan_id: str | None = None
@@ -152,7 +188,10 @@ class InboundStore:
         ``to`` and ``plan_id`` pick among the batches sent to the phone; with both given, a
         phone that was never written to can still write to a plan's number.
         """
-        sql = "SELECT b.* FROM recipients r JOIN batches b ON b.id = r.batch_id WHERE r.msisdn = ?"
+        # Newest first, through the plan's batches when the plan is known (there is no index
+        # by number: see phone_screens); the first batch that wrote to the phone ends it.
+        sql = "SELECT b.* FROM batches b WHERE EXISTS (SELECT 1 FROM recipients r "
+        sql += "WHERE r.batch_id = b.id AND r.msisdn = ?)"
         params: list[Any] = [msisdn]
         if to is not None:
             sql += " AND b.sender = ?"
