@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 
 import requests
+
+from sinch_helpers_machinery import sandbox_controls
 
 
 def test_group_lifecycle(plan):
@@ -208,3 +211,32 @@ def test_inbound_rows_keep_the_format_every_version_reads(plan, sandbox):
     assert json.loads(row["data"]) == {**reply, "_received_epoch": row["received_at"]}
     assert list(json.loads(row["data"]))[:-1] == list(reply)  # same fields, same order
     assert plan.get(f"/inbounds/{reply['id']}").json() == reply
+
+
+def test_the_phones_page_draws_the_phones_used_last_and_their_last_messages(plan):
+    """A room's wall has tens of thousands of phones, and every tab reloads it every 5 s: the
+    page draws the 48 used last (in order of number) and each one's last 20 messages."""
+    numbers = [f"44770090{n:04d}" for n in range(60)]
+    plan.send(to=numbers[:30], body="first round")
+    plan.send(to=numbers[30:], body="second round")
+    for n in range(25):
+        plan.send(to=[numbers[-1]], body=f"note {n}")
+    key = sandbox_controls.phones_key(plan.token)
+    page = requests.get(
+        f"{plan.sandbox.url}/sandbox/phones",
+        params={"plan_id": plan.plan_id, "key": key},
+        timeout=10,
+    ).text
+    drawn = re.findall(r"<h3>\+(\d+)</h3>", page)
+    assert len(drawn) == 48
+    assert drawn == sorted(drawn)
+    assert set(numbers[30:]) <= set(drawn)  # the second round's phones, and 18 of the first's
+    assert "The 48 phones used last, of 60." in page
+    last = page.split(f"<h3>+{numbers[-1]}</h3>")[1].split('class="xms-phone"')[0]
+    assert "6 earlier messages" in last  # 1 + 25 messages, the last 20 drawn
+    assert "note 24" in last
+    assert "note 5" in last
+    assert "note 4<" not in last
+    some = plan.control("GET", "/phones", params={"numbers": f"+{numbers[0]}"}).text
+    assert re.findall(r"<h3>\+(\d+)</h3>", some) == [numbers[0]]
+    assert "used last" not in some

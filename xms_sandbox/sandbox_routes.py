@@ -21,6 +21,11 @@ from .msisdn import normalize_sender
 
 sandbox = Blueprint("sandbox", __name__, url_prefix="/sandbox")
 
+#: The phones page draws the phones used last, this many at most, unless asked for some by
+#: number; and the last messages of each. It reloads every 5 seconds in every learner's tab.
+PHONES_SHOWN = 48
+MESSAGES_SHOWN = 20
+
 
 @sandbox.app_template_filter("number")
 def display_number(value: str | None) -> str:
@@ -144,20 +149,23 @@ def list_callbacks() -> Response:
     return jsonify([responses.callback(c) for c in found])
 
 
-def _screens(numbers: list[str] | None, who: Caller) -> dict[str, list[dict[str, Any]]]:
-    """The phones' messages that the caller may see (``numbers``' phones, or every one): a
-    learner's own plan's; for the instructor every plan's, or only ``?plan_id=``'s when given."""
-    learners = who.plan.id if who.plan else ""  # "": no plan's, never every plan's
-    plan_id = request.args.get("plan_id") if who.instructor else learners
-    found = backend().inbounds.phone_screens(plan_id, numbers)
+def _scope(who: Caller) -> str | None:
+    """Whose phones the caller may see: a learner's own plan's; the instructor's every plan's
+    (None), or only ``?plan_id=``'s when given."""
+    if who.instructor:
+        return request.args.get("plan_id")
+    return who.plan.id if who.plan else ""  # "": no plan's, never every plan's
+
+
+def _screens(numbers: list[str], who: Caller) -> dict[str, list[dict[str, Any]]]:
+    """These phones' messages, as far as the caller may see them."""
+    found = backend().inbounds.phone_screens(_scope(who), numbers)
     return {n: [responses.handset_message(m) for m in found[n]] for n in found}
 
 
 def _handsets(who: Caller) -> list[str]:
-    """The phones the caller may see: their plan's, or (the instructor) every one."""
-    if who.instructor:
-        return backend().inbounds.handsets(request.args.get("plan_id"))
-    return backend().inbounds.handsets(who.plan.id if who.plan else "")
+    """The phones the caller may see."""
+    return backend().inbounds.handsets(_scope(who))
 
 
 @sandbox.get("/handsets")
@@ -203,15 +211,23 @@ def phones(number: str | None = None) -> str:
     if not who.instructor and who.plan is None:
         raise unauthorized("The phones page")
     wanted = [number] if number else parsing.values(request.args, "numbers")
-    chosen = [validation.msisdn(n, "numbers") for n in wanted]
-    found = _screens(chosen or None, who)
+    numbers = [validation.msisdn(n, "numbers") for n in wanted]
+    total = len(numbers)
+    if not numbers:  # the phones used last: a room's wall has tens of thousands
+        numbers, total = backend().inbounds.latest_phones(_scope(who), PHONES_SHOWN)
+    found = _screens(numbers, who)
     screens = []
-    for n in chosen or _handsets(who):
+    for n in sorted(numbers):  # in order of number, so that a refresh moves few of them
         messages = found.get(n, [])
         labels = sorted({m["plan_id"] for m in messages if m.get("plan_id")})
-        screens.append({"number": n, "messages": messages, "plans": labels})
+        earlier = max(0, len(messages) - MESSAGES_SHOWN)
+        screens.append(
+            {"number": n, "messages": messages[earlier:], "earlier": earlier, "plans": labels}
+        )
     embed = parsing.boolean(request.args, "embed")
-    return render_template("phones.html", screens=screens, embed=embed, wall=who.instructor)
+    return render_template(
+        "phones.html", screens=screens, total=total, embed=embed, wall=who.instructor
+    )
 
 
 # Last: these modules add their routes to the blueprint above.

@@ -116,6 +116,25 @@ class InboundStore:
             )
         return [row[0] for row in rows]
 
+    def latest_phones(self, plan_id: str | None, most: int) -> tuple[list[str], int]:
+        """The ``most`` phones of ``plan_id`` (of every plan, when None) written to or from
+        last (by their newest batch or reply), and how many phones it has in all.
+
+        Worked out by SQLite alone, so that a wall of a whole room (tens of thousands of
+        phones) costs a grouped read rather than a screen each.
+        """
+        where, params = self._scope("b.plan_id", plan_id, "", None)
+        where_inbound, more = self._scope("plan_id", plan_id, "", None)
+        rows = self.storage.query(
+            "SELECT number, MAX(at) FROM ("
+            f"SELECT r.msisdn AS number, b.created_at AS at FROM batches b "
+            f"JOIN recipients r ON r.batch_id = b.id{where} UNION ALL "
+            f"SELECT from_number, received_at FROM inbounds{where_inbound}"
+            ") GROUP BY number ORDER BY 2 DESC, 1",
+            [*params, *more],
+        )
+        return [row[0] for row in rows[:most]], len(rows)
+
     def phone_screens(
         self, plan_id: str | None, numbers: Collection[str] | None = None
     ) -> dict[str, list[HandsetMessage]]:
