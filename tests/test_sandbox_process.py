@@ -260,3 +260,22 @@ def test_workers_need_a_database_file():
     )
     assert result.returncode == 2
     assert "--workers needs a database file" in result.stderr
+
+
+def test_a_room_sandbox_uses_every_core_by_itself_on_linux(tmp_path):
+    """Without --workers: one process per core (at most 4) on Linux with a database file, where
+    connections to one port are shared out evenly; one process elsewhere, and for :memory:."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    expected = min(cores, 4) if sys.platform.startswith("linux") else 1
+    with SandboxProcess(free_port(), "--db", str(tmp_path / "room.sqlite3")) as server:
+        if expected > 1:
+            assert worker_processes(server.process.pid) == expected
+        code, output = server.stop()
+    assert code == 0
+    if expected > 1:
+        assert f"{expected} worker processes share the port and the database." in output
+    else:
+        assert "worker processes" not in output
+    with SandboxProcess(free_port(), "--db", ":memory:") as server:
+        code, output = server.stop()
+    assert "worker processes" not in output

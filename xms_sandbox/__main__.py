@@ -158,10 +158,11 @@ def _server_arguments(group: argparse._ArgumentGroup) -> None:
     group.add_argument(
         "--workers",
         type=positive(int),
-        default=1,
+        default=None,
         metavar="N",
         help="processes sharing the port and the database file, for a room on several cores "
-        "(default 1; Linux and macOS)",
+        f"(default on Linux with a database file: one per core, at most {MOST_WORKERS}; "
+        "elsewhere 1; macOS takes 2 or more when asked)",
     )
     group.add_argument(
         "--connection-limit",
@@ -237,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if service is not None:  # the proxy sends /services/<name>/... to the service's url
         args.host, args.port = service.host, service.port
+    args.workers = args.workers or default_workers(args.db)
     if args.workers > 1:
         return serve_with_workers(args, plans, service)
     try:
@@ -372,6 +374,27 @@ def fork_worker(
 #: socket that all workers accept on is not even: a burst of learners connecting at once went
 #: mostly to one worker, whose sends then waited three times as long (bench/room.py).
 BALANCED = sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")
+
+
+#: The most worker processes a sandbox starts by itself: SQLite writes one at a time, so more
+#: cores than this add little to a room.
+MOST_WORKERS = 4
+
+
+def default_workers(db: str) -> int:
+    """Worker processes when ``--workers`` is not given: one per core this process may use (at
+    most MOST_WORKERS) on Linux with a database file, since one process is held to one core by
+    Python's interpreter lock (bench/room.py, 100 learners on 2 cores: p99 about 150-240 ms
+    with 2 workers, 190-310 ms with one). Elsewhere one: Windows cannot fork, and macOS does
+    not share one port's connections out evenly among processes.
+
+    >>> default_workers(":memory:")
+    1
+    """
+    if not BALANCED or db == ":memory:":
+        return 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(cores or 1, MOST_WORKERS))
 
 
 def listening_socket(host: str, port: int, listen: bool = True) -> socket.socket:

@@ -171,8 +171,12 @@ class Storage:
         if not self.in_memory and fcntl is not None:
             self._lock_file = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
         self._closing = threading.Event()
+        self._checkpointer: threading.Thread | None = None
         if not self.in_memory:
-            threading.Thread(target=self._checkpoint, name="xms-checkpoint", daemon=True).start()
+            self._checkpointer = threading.Thread(
+                target=self._checkpoint, name="xms-checkpoint", daemon=True
+            )
+            self._checkpointer.start()
 
     def _checkpoint(self, every: float = 1.0) -> None:
         """Copy the write-ahead log into the database file every ``every`` seconds, with a
@@ -269,6 +273,10 @@ class Storage:
 
     def close(self) -> None:
         self._closing.set()
+        if self._checkpointer is not None:
+            # Gone before close() returns: a process that forks workers next (--workers) must
+            # not fork while this thread is inside SQLite, holding its locks.
+            self._checkpointer.join(timeout=5)
         with self._lock:
             for reader in self._all_readers:
                 reader.close()
