@@ -10,25 +10,38 @@ random token it came with); each does what notebooks 04 and 07 do:
 - 07: 500 recipients as 5 batches of 100, each with a ``client_reference``, then each batch's
   report until final and its full report, then ``GET /batches?client_reference=...`` for each.
 
+Each learner also has the phones page open in a browser tab, as notebook 04 suggests, from its
+first send until it is done: the page reloads every 5 seconds (its ``<meta http-equiv=refresh>``),
+over a connection of its own.
+
+Phase 1 runs ROUNDS times on the same sandbox, with new learners each round: the second round
+finds a database that already holds a room's work, as the day's second session does.
+
 Every request is timed. Prints p50, p90, p99 and max latency overall and per kind of request
-(send; report = polls and full reports; lookup), errors (any non-2xx, exception or wrong answer)
-by kind, requests per second, wall time, the server that answered (its ``Server`` header) and
-the sandbox process's peak memory.
+(send; report = polls and full reports; lookup; phones = the tab's page loads), errors (any
+non-2xx, exception or wrong answer) by kind, requests per second, wall time, the server that
+answered (its ``Server`` header) and the sandbox process's peak memory.
 
 Then a second phase: IDLE connections that connect and send part of a request, then sit (a
 third send nothing, a third half the headers, a third the headers and the first byte of a
 body), and while they are open a smaller round of IDLE_LEARNERS learners; it prints the same
 figures, whether every learner finished, and so whether the idle connections stopped anyone.
 
-Only the ``/xms/...`` API is used. The learners run on the same machine as the sandbox and
-share its cores, so they are kept light: ``http.client`` rather than ``requests`` (whose CPU
-time, about 1.5 ms a call, would otherwise be measured as the sandbox's latency), spread over a
-few processes so that no one interpreter lock queues a hundred of them. Options (environment):
-BENCH_LEARNERS (100), BENCH_KERNELS (4 processes; 0: one per learner), BENCH_WORKERS (the
-sandbox's ``--workers``, 1), BENCH_IDLE (400),
-BENCH_IDLE_LEARNERS (20), BENCH_DISPATCH_AFTER (0.005), BENCH_DELIVER_AFTER (0.02),
-BENCH_TIMEOUT (30, seconds per request), BENCH_STAGGER (0: every learner starts at the same
-moment, the worst case; N: their starts spread evenly over N seconds).
+Besides the phones tab, only the ``/xms/...`` API is used. The learners run on the same
+machine as the sandbox and share its cores, so they are kept light: ``http.client`` rather than
+``requests`` (whose CPU time, about 1.5 ms a call, would otherwise be measured as the sandbox's
+latency), spread over a few processes so that no one interpreter lock queues a hundred of them.
+
+Options (environment):
+
+- BENCH_LEARNERS (100), BENCH_ROUNDS (2), BENCH_IDLE (400), BENCH_IDLE_LEARNERS (20);
+- BENCH_KERNELS (4 processes for the learners; 0: one per learner);
+- BENCH_WORKERS (the sandbox's ``--workers``; unset: its default, one per core on Linux);
+- BENCH_DISPATCH_AFTER (0.005), BENCH_DELIVER_AFTER (0.02), BENCH_TIMEOUT (30 s a request);
+- BENCH_PHONES (5: seconds between the tab's reloads; 0: no tab);
+- BENCH_STAGGER (0: every learner starts at the same moment, the worst case; N: their starts
+  spread evenly over N seconds).
+
 Run: ``.venv/bin/python bench/room.py``.
 """
 
@@ -59,6 +72,8 @@ from urllib.parse import urlencode, urlsplit
 
 import requests
 
+from xms_sandbox.tokens import phones_key, token_hash
+
 LEARNERS = int(os.environ.get("BENCH_LEARNERS", 100))
 IDLE = int(os.environ.get("BENCH_IDLE", 400))
 IDLE_LEARNERS = int(os.environ.get("BENCH_IDLE_LEARNERS", 20))
@@ -66,9 +81,11 @@ DISPATCH_AFTER = os.environ.get("BENCH_DISPATCH_AFTER", "0.005")
 DELIVER_AFTER = os.environ.get("BENCH_DELIVER_AFTER", "0.02")
 TIMEOUT = float(os.environ.get("BENCH_TIMEOUT", 30))
 STAGGER = float(os.environ.get("BENCH_STAGGER", 0))
+PHONES_EVERY = float(os.environ.get("BENCH_PHONES", 5))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", 2))
 KERNELS = int(os.environ.get("BENCH_KERNELS", 4))  # 0: one per learner
-# The sandbox's --workers (2 needs fork: Linux, macOS).
-WORKERS = int(os.environ.get("BENCH_WORKERS", 1))
+# The sandbox's --workers (2 or more need fork: Linux, macOS); None: the sandbox's default.
+WORKERS = int(os.environ["BENCH_WORKERS"]) if os.environ.get("BENCH_WORKERS") else None
 # fork where there is one: a hundred kernels start in a moment and share the parent's pages.
 CONTEXT = multiprocessing.get_context(
     "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
@@ -77,7 +94,7 @@ WAIT = 60.0  # how long a learner waits for a batch's recipients to be final, as
 AIM_MS = 250.0
 
 FINAL = {"Delivered", "Failed", "Expired", "Rejected", "Aborted", "Unknown", "Cancelled", "Deleted"}
-KINDS = ("send", "report", "lookup")
+KINDS = ("send", "report", "lookup", "phones")
 NAMES = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald"]
 BULK, CHUNK = 500, 100
 NUMBERS = [f"+4477009{n:05d}" for n in range(BULK)]  # Ofcom's drama range: never a real phone
@@ -156,11 +173,35 @@ class Learner:
         # the figures are the sandbox's and not the client library's (requests spends about
         # 1.5 ms of CPU a call, which on two cores shared with the sandbox shows up as latency).
         self.connection = http.client.HTTPConnection(address.hostname, address.port, TIMEOUT)
-        self.headers = {
-            "Authorization": f"Bearer {secrets.token_urlsafe(24)}",
-            "Content-Type": "application/json",
-        }
+        token = secrets.token_urlsafe(24)
+        self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         self.prefix = f"/xms/v1/{self.plan}"
+        # The address connect() prints for the phones page: no token, a key made from it.
+        key = phones_key(token_hash(token))
+        self.phones_page = f"/sandbox/phones?{urlencode({'plan_id': self.plan, 'key': key})}"
+        self.done = threading.Event()
+
+    def phones_tab(self) -> None:
+        """A browser tab on the phones page: loaded now, then every PHONES_EVERY seconds."""
+        address = urlsplit(self.base)
+        tab = http.client.HTTPConnection(address.hostname, address.port, TIMEOUT)
+        try:
+            while not self.stop.is_set():
+                started = time.perf_counter()
+                try:
+                    tab.request("GET", self.phones_page, headers={"Accept": "text/html"})
+                    answer = tab.getresponse()
+                    page = answer.read()
+                    if answer.status != 200 or b"xms-phone" not in page:
+                        self.errors.append(("phones", f"HTTP {answer.status}"))
+                except (OSError, http.client.HTTPException) as error:
+                    self.errors.append(("phones", type(error).__name__))
+                    tab.close()
+                self.samples.append(("phones", time.perf_counter() - started))
+                if self.done.wait(PHONES_EVERY):
+                    return
+        finally:
+            tab.close()
 
     def call(
         self, kind: str, method: str, path: str, body: dict | None = None, query: str = ""
@@ -208,14 +249,18 @@ class Learner:
             pause = min(pause * 2, 2.0)
 
     def run(self) -> None:
+        tab = threading.Thread(target=self.phones_tab, daemon=True)
         try:
-            self.finished = self.notebook_04() and self.notebook_07()
+            self.finished = self.notebook_04(tab) and self.notebook_07()
         except InterruptedError:
             pass
         finally:
+            self.done.set()
+            if tab.is_alive():
+                tab.join()
             self.connection.close()
 
-    def notebook_04(self) -> bool:
+    def notebook_04(self, tab: threading.Thread) -> bool:
         to = NUMBERS[: len(NAMES)]
         batch_id = self.send(
             {
@@ -225,6 +270,8 @@ class Learner:
                 "parameters": {"name": dict(zip(to, NAMES, strict=True)) | {"default": "there"}},
             }
         )
+        if PHONES_EVERY > 0:  # the learner opens the phones page after the first send
+            tab.start()
         return batch_id is not None and self.wait(batch_id)
 
     def notebook_07(self) -> bool:
@@ -441,7 +488,7 @@ def start_sandbox(folder: Path, port: int) -> subprocess.Popen:
                 *(sys.executable, "-m", "xms_sandbox", "--open", "--port", str(port)),
                 *("--db", str(folder / "room.sqlite3")),
                 *("--dispatch-after", DISPATCH_AFTER, "--deliver-after", DELIVER_AFTER),
-                *(("--workers", str(WORKERS)) if WORKERS > 1 else ()),
+                *(("--workers", str(WORKERS)) if WORKERS else ()),
             ],
             stdout=log_file,
             stderr=subprocess.STDOUT,
@@ -500,7 +547,8 @@ def main() -> int:
         server = start_sandbox(Path(folder), port)
         try:
             print(
-                f"sandbox pid {server.pid} on http://127.0.0.1:{port} (--open --workers {WORKERS}, "
+                f"sandbox pid {server.pid} on http://127.0.0.1:{port} (--open, "
+                f"{len(sandbox_processes(server.pid)) - 1 or 1} worker processes, "
                 "database file, "
                 f"dispatch after {DISPATCH_AFTER} s, deliver after {DELIVER_AFTER} s); "
                 "learners: http.client, "
@@ -510,9 +558,18 @@ def main() -> int:
             print(
                 f"each learner ({start}): 1 send of {len(NAMES)} + wait, {BULK // CHUNK} sends "
                 f"of {CHUNK} + wait + full report each, {BULK // CHUNK} client_reference lookups"
+                + (
+                    f"; the phones page open, reloaded every {PHONES_EVERY:g} s"
+                    if PHONES_EVERY
+                    else ""
+                )
             )
-            learners, wall, cpu = run_round(f"http://127.0.0.1:{port}", LEARNERS, stop, server.pid)
-            report(f"phase 1: {LEARNERS} learners", learners, wall, cpu, server.pid)
+            for number in range(1, ROUNDS + 1):
+                base = f"http://127.0.0.1:{port}"
+                learners, wall, cpu = run_round(base, LEARNERS, stop, server.pid)
+                held = f"; the database already holds {number - 1} rounds" if number > 1 else ""
+                title = f"phase 1, round {number} of {ROUNDS}: {LEARNERS} learners{held}"
+                report(title, learners, wall, cpu, server.pid)
             idle_phase(port, stop, server.pid, idle)
         except KeyboardInterrupt:
             print("\ninterrupted: stopping the sandbox", file=sys.stderr)
