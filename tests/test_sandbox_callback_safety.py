@@ -372,12 +372,19 @@ def test_the_inbox_is_the_plans_own(learner, neighbour, instructor, room):
     assert instructor.get(path, timeout=5).status_code == 200
 
 
-def test_anything_may_post_to_an_inbox(learner, room):
+def test_only_the_plan_and_the_instructor_post_to_its_inbox(learner, neighbour, instructor, room):
     path = f"{room.url}/sandbox/inbox/{learner.plan_id}"
-    assert requests.post(path, json={"type": "custom", "n": 1}, timeout=5).status_code == 200
-    assert requests.post(path, json=[1], timeout=5).status_code == 400
-    assert requests.post(f"{room.url}/sandbox/inbox/nobody", json={}, timeout=5).status_code == 404
-    assert inbox_of(learner)[0]["body"] == {"type": "custom", "n": 1}
+    forged = {"type": "delivery_report_sms", "status": "Failed"}
+    assert requests.post(path, json=forged, timeout=5).status_code == 401
+    assert neighbour.session.post(path, json=forged, timeout=5).status_code == 403
+    assert inbox_of(learner) == []
+    mine = learner.control("POST", f"/inbox/{learner.plan_id}", json={"type": "custom", "n": 1})
+    assert mine.status_code == 200
+    assert learner.control("POST", f"/inbox/{learner.plan_id}", json=[1]).status_code == 400
+    assert instructor.post(path, json={"n": 2}, timeout=5).status_code == 200
+    nobody = f"{room.url}/sandbox/inbox/nobody"
+    assert instructor.post(nobody, json={}, timeout=5).status_code == 404
+    assert [e["body"] for e in inbox_of(learner)] == [{"n": 2}, {"type": "custom", "n": 1}]
     assert learner.control("DELETE", f"/inbox/{learner.plan_id}").status_code == 200
     assert inbox_of(learner) == []
 
@@ -385,8 +392,7 @@ def test_anything_may_post_to_an_inbox(learner, room):
 def test_the_reset_empties_every_inbox(instructor):
     with running() as sandbox:
         plan = next(new_plan(sandbox))
-        path = f"{sandbox.url}/sandbox/inbox/{plan.plan_id}"
-        requests.post(path, json={"n": 1}, timeout=5)
+        assert plan.control("POST", f"/inbox/{plan.plan_id}", json={"n": 1}).status_code == 200
         assert instructor.post(f"{sandbox.url}/sandbox/reset", timeout=5).status_code == 200
         assert inbox_of(plan) == []
 

@@ -5,9 +5,11 @@ sandbox a learner's notebook cannot receive callbacks: the sandbox cannot reach 
 a plan may set its ``callback_url`` (or a batch's, or ``mo_callback_url``) to
 ``<sandbox>/sandbox/inbox/<plan_id>`` and read what arrived:
 
-* ``POST /sandbox/inbox/<plan_id>`` takes a callback's JSON object, as a webhook receiver does:
-  with no token (the worker stores its own plan's callbacks there directly, without HTTP; this
-  route is for anything else that posts). The plan must exist; the last 500 entries are kept.
+* ``POST /sandbox/inbox/<plan_id>`` takes a callback's JSON object, with the plan's token or the
+  instructor's: the plan's owner may post to test a receiver, and nobody else may write into
+  another learner's inbox. (The worker stores a plan's callbacks to its own inbox directly,
+  without HTTP; one aimed at another plan's inbox is posted, and refused.) The plan must exist;
+  the last 500 entries are kept.
 * ``GET /sandbox/inbox/<plan_id>`` lists them, newest first (``?limit=``, default 100), for the
   plan's owner or the instructor.
 * ``DELETE /sandbox/inbox/<plan_id>`` empties it; the instructor's reset (``Storage.reset``)
@@ -124,6 +126,7 @@ def inbox_entry(entry: InboxEntry) -> dict[str, Any]:
 
 @sandbox.post("/inbox/<plan_id>")
 def receive(plan_id: str) -> Response:
+    require_plan(plan_id)
     if _backend().plans.find(plan_id) is None:
         raise not_found(f"Plan {plan_id!r}")
     body = request.get_json(silent=True, force=True)
