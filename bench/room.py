@@ -367,7 +367,7 @@ def run_round(base: str, count: int, stop: Stop, pid: int) -> tuple[list[Seen], 
     server_cpu = cpu_seconds(pid)
     gate.wait()
     started = time.perf_counter()
-    learners: list[Learner] = []
+    learners: list[Seen] = []
     client_cpu = 0.0
     for _ in processes:
         outcome, used_cpu = results.get()
@@ -511,7 +511,8 @@ def idle_phase(port: int, stop: Stop, pid: int, idle: list[socket.socket]) -> No
     """Open the idle connections (into ``idle``, which the caller closes), run a round beside."""
     failed = open_idle("127.0.0.1", port, IDLE, idle)
     time.sleep(0.5)  # let the server accept them all
-    threads = process_status(pid, "Threads")
+    counts = [process_status(one, "Threads") for one in sandbox_processes(pid)]
+    threads = None if None in counts else sum(c for c in counts if c is not None)
     print(
         f"\nphase 2: opened {len(idle)} idle connections ({failed} failed to open; "
         f"sandbox threads now: {threads if threads is not None else 'unknown'})"
