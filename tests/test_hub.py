@@ -207,6 +207,32 @@ def test_an_unreachable_hub_is_a_503_not_a_401():
     assert answer.json()["code"] == "hub_unavailable"
 
 
+def test_a_revoked_hub_token_stops_opening_its_plan(fake_hub):
+    """The plan keeps the Hub token (marked as the Hub's, so that the phones link opens), but
+    the token opens the plan only while the Hub still vouches for it."""
+    running = xms_sandbox.build(timing=xms_sandbox.Timing(0, 0))
+    tokens = hub.HubTokens(fake_hub.api_url, SERVICE, cache_seconds=0.2, refusal_seconds=0.2)
+    hub.install(running, tokens, f"/services/{SERVICE}/")
+    running.serve_in_thread()
+    try:
+        base = f"{running.url}/services/{SERVICE}"
+        assert send(base, "alice", "alice-token", "447700900131").status_code == 201
+        stored = running.backend.plans.find("alice")
+        assert stored is not None
+        assert stored.token.startswith("hub-sha256:")
+        key = sandbox_controls.phones_key("alice-token")
+        page = call("GET", f"{base}/sandbox/phones?plan_id=alice&key={key}")
+        assert page.status_code == 200
+        del fake_hub.users["alice-token"]  # the Hub revokes it (alice's server stopped)
+        time.sleep(0.3)
+        assert send(base, "alice", "alice-token", "447700900132").status_code == 401
+        assert call("GET", f"{base}/sandbox/handsets", "alice-token").status_code == 401
+        named = call("GET", f"{base}/sandbox/handsets?plan_id=alice", "alice-token")
+        assert named.status_code == 401
+    finally:
+        running.stop()
+
+
 def test_the_cache_forgets_after_its_time():
     now = [0.0]
     tokens = hub.HubTokens("http://unused/hub/api", SERVICE, clock=lambda: now[0])

@@ -37,7 +37,7 @@ import requests
 from flask import current_app, request
 
 from .errors import ApiError
-from .tokens import token_matches
+from .tokens import hub_token_matches, token_matches
 
 if TYPE_CHECKING:
     from .models.plans import PlanStore
@@ -248,11 +248,12 @@ def _plans() -> PlanStore:
 
 def plan_of(plans: PlanStore, user: HubUser, token: str) -> Plan:
     """The Hub user's own plan, named after them: made on first use, and given this (checked)
-    token when the plan has another, so that the phones link made from it opens."""
+    token when the plan has another, so that the phones link made from it opens. The token is
+    stored marked as the Hub's: it opens the plan only while the Hub still vouches for it."""
     plan = plans.find(user.name)
-    if plan is not None and token_matches(token, plan.token):
+    if plan is not None and hub_token_matches(token, plan.token):
         return plan
-    return plans.add(user.name, token)
+    return plans.add(user.name, token, from_hub=True)
 
 
 def hub_plan(plan_id: str, token: str | None) -> Plan | None:

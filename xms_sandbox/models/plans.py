@@ -24,10 +24,11 @@ class PlanStore:
         self.storage = storage
         self.config = config
 
-    def add(self, plan_id: str, token: str, **settings: Any) -> Plan:
+    def add(self, plan_id: str, token: str, *, from_hub: bool = False, **settings: Any) -> Plan:
         """Create a plan, or change the token and settings of an existing one. Only the token's
-        hash is stored: the sandbox compares tokens, it never needs to show one."""
-        token = token_hash(token)
+        hash is stored: the sandbox compares tokens, it never needs to show one. A JupyterHub
+        token (``from_hub``) is marked, and opens the plan only while the Hub vouches for it."""
+        token = token_hash(token, from_hub=from_hub)
         with self.storage.write() as db:
             row = db.execute("SELECT settings FROM plans WHERE id = ?", (plan_id,)).fetchone()
             current = json.loads(row["settings"]) if row else dict(self.config.plan_defaults)
