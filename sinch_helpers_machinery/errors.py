@@ -205,8 +205,9 @@ def hint_for(
     """
     if status == 401 and shared_sandbox:
         return (
-            f"The shared sandbox at {shared_sandbox} (SINCH_SANDBOX_URL) keeps the token plan "
-            f"'{plan}' was first used with, and this is not it. Pick a plan name of your own "
+            f"The shared sandbox at {shared_sandbox} (SINCH_SANDBOX_URL) knows plan '{plan}' "
+            "by the token it was first used with, and this is not it. If you did not choose "
+            "this token yourself, someone else's plan has this name: pick a name of your own "
             "with SINCH_SANDBOX_PLAN (or the instructor can give this plan your token)."
         )
     if status == 401:

@@ -112,6 +112,7 @@ def test_the_instructor_sees_the_wall_labelled_by_plan(victim, other_plan, instr
     wall = requests.get(url, params={"key": INSTRUCTOR}, timeout=5).text
     assert "PIN 4821 for Alice" in wall
     assert "Bob&#39;s news" in wall  # what a learner typed reaches the wall escaped
+    assert f"· {other_plan.plan_id}</span>" in wall  # each message says whose it is
     assert victim.plan_id in wall
     assert other_plan.plan_id in wall
     only_b = instructor.get(url, params={"plan_id": other_plan.plan_id}, timeout=5).text
@@ -187,3 +188,22 @@ def test_a_shared_sandbox_client_names_its_setting_in_hints(monkeypatch, clean_e
             client.get_batch("x")
         assert "SINCH_SANDBOX_URL" in error.value.hint
         assert "SINCH_REGION" not in error.value.hint
+
+
+def test_a_refusal_says_whether_a_token_came(victim, other_plan):
+    url = f"{victim.sandbox.url}/sandbox/handsets/447700900001"
+    bare = requests.get(url, params={"plan_id": victim.plan_id}, timeout=5)
+    assert bare.status_code == 401
+    assert "send your plan's API token" in bare.json()["text"]
+    wrong = other_plan.control("GET", "/handsets/447700900001", params={"plan_id": victim.plan_id})
+    assert wrong.status_code == 401
+    assert wrong.json()["text"].startswith("Reading a phone's messages: the token (or key) sent")
+    settings = other_plan.control("POST", f"/plans/{victim.plan_id}", json={"callback_url": None})
+    assert settings.status_code == 403
+    assert f"Only the owner of plan '{victim.plan_id}'" in settings.json()["text"]
+
+
+def test_an_empty_wall_says_so():
+    with xms_sandbox.start(instructor_token=INSTRUCTOR) as empty:
+        page = requests.get(f"{empty.url}/sandbox/phones", params={"key": INSTRUCTOR}, timeout=5)
+    assert "No phones yet" in page.text

@@ -109,12 +109,18 @@ def _hub_caller(phones_page: bool) -> Caller | None:
 
 
 def unauthorized(what: str) -> ApiError:
-    return ApiError(
-        401,
-        "unauthorized",
-        f"{what} needs your plan's API token (Authorization: Bearer <token>, and plan_id=<your "
-        "plan>), or the instructor's token. The notebooks' helpers send it for you.",
-    )
+    """401 for ``what`` (e.g. "Reading a phone's messages"), saying whether a token came."""
+    if _bearer() is None and request.args.get("key") is None:
+        needed = (
+            "send your plan's API token (Authorization: Bearer <token>, and plan_id=<your "
+            "plan>) or the instructor's. The notebooks' helpers send it for you."
+        )
+    else:
+        needed = (
+            "the token (or key) sent opens neither this plan nor the whole room. Send your own "
+            "plan's token, as the notebooks' helpers do, or the instructor's."
+        )
+    return ApiError(401, "unauthorized", f"{what}: {needed}")
 
 
 def require_plan(plan_id: str | None) -> Caller:
@@ -123,9 +129,9 @@ def require_plan(plan_id: str | None) -> Caller:
     if who.may_use(plan_id):
         return who
     if not who.instructor and who.plan is None:
-        raise unauthorized(f"Plan {plan_id!r}")
+        raise unauthorized(f"Using plan {plan_id!r}")
     raise ApiError(
-        403, "forbidden", f"Only plan {plan_id!r}'s owner or the instructor may do this."
+        403, "forbidden", f"Only the owner of plan {plan_id!r} or the instructor may do this."
     )
 
 

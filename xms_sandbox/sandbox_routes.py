@@ -175,7 +175,7 @@ def list_handsets() -> Response:
 
 @sandbox.get("/handsets/<number>")
 def handset(number: str) -> Response:
-    who = require_someone("A phone's messages")
+    who = require_someone("Reading a phone's messages")
     number = validation.msisdn(number, "number")
     return jsonify(_screens([number], who).get(number, []))
 
