@@ -1,7 +1,7 @@
-# Uses the notebook's `client`, `people` and `sender` (and `Path`, imported at the top).
+# Uses the notebook's `client`, `people`, `sender` and `plan` (and `Path`, imported at the top).
 first_250 = people.head(250)
 see_you = sh.parameters_from_frame(first_250, ["name"], defaults={"name": "friend"})
-exercise_journal = Path("exercise.journal.jsonl")
+exercise_journal = Path(f"exercise-{plan}.journal.jsonl")  # one per plan, as in step 2
 for attempt in ("first", "second"):
     outcome = sh.send_bulk(
         client,
