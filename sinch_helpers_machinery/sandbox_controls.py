@@ -10,14 +10,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 import secrets
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from .api_objects import ApiObject, frame, wrap
+from .errors import CredentialsError
 from .settings import first_setting, origin_of, state_dir
 from .transport import XmsTransport, segment
 
@@ -98,6 +101,28 @@ def remembered(name: str, make: Callable[[], str]) -> str:
     return value
 
 
+#: The names a shared sandbox makes plans with on first use (the sandbox's own rule, kept here
+#: too so that a bad name is explained before anything is sent; tests/test_contract.py keeps
+#: the two equal): what one URL path segment carries as it is.
+NEW_PLAN_NAME = re.compile(r"[\w.@+-]{1,64}")
+
+
+def check_plan_name(plan: str, setting: str) -> None:
+    """A ``CredentialsError`` naming ``setting`` when a shared sandbox would make no plan of
+    this name.
+
+    >>> check_plan_name("ada-lovelace", "SINCH_SANDBOX_PLAN")  # fine: nothing happens
+    """
+    if NEW_PLAN_NAME.fullmatch(plan) and plan.strip("."):
+        return
+    better = re.sub(r"[^\w.@+-]+", "-", plan).strip("-.")[:64] or "my-plan"
+    raise CredentialsError(
+        f"{setting} is {plan!r}, which cannot name a plan on a shared sandbox.",
+        hint=f"Use 1 to 64 letters, digits and - _ . @ + (no spaces or slashes), e.g. "
+        f"{setting}={better}, then restart the kernel.",
+    )
+
+
 def shared_sandbox_plan(settings: Mapping[str, str], origin: str) -> tuple[str, str]:
     """A plan of one's own on a shared (workshop) sandbox run with ``--open``, and its token.
 
@@ -114,11 +139,13 @@ def shared_sandbox_plan(settings: Mapping[str, str], origin: str) -> tuple[str, 
     # by the Hub's spawner only, so a Hub token never goes to a sandbox the learner picked.
     if first_setting(settings, "SINCH_SANDBOX_AUTH") == "jupyterhub" and hub_user and hub_token:
         return hub_user, hub_token
+    named = first_setting(settings, "SINCH_SANDBOX_PLAN")
     plan = (
-        first_setting(settings, "SINCH_SANDBOX_PLAN")
+        named
         or first_setting(os.environ, "JUPYTERHUB_USER")
         or remembered("learner-id", lambda: f"learner-{secrets.token_hex(4)}")
     )
+    check_plan_name(plan, "SINCH_SANDBOX_PLAN" if named else "JUPYTERHUB_USER")
     where = hashlib.sha256(f"{origin} {plan}".encode()).hexdigest()[:16]
     token = remembered(f"shared-sandbox-{where}.token", lambda: secrets.token_hex(16))
     return plan, token
@@ -166,9 +193,10 @@ def reached_banner(origin: str, plan: str, token: str) -> str:
 def phones_line(origin: str, plan: str, token: str) -> str:
     """Where to watch the virtual phones, in a browser tab or inside the notebook. The address
     holds a key that opens this plan's phones page only."""
+    query = urlencode({"plan_id": plan, "key": phones_key(token)})
     return (
-        f"Phones: {origin}/sandbox/phones?plan_id={plan}&key={phones_key(token)} in a browser "
-        "tab, or client.sandbox.show_phones([...]) in a cell."
+        f"Phones: {origin}/sandbox/phones?{query} in a browser tab, or "
+        "client.sandbox.show_phones([...]) in a cell."
     )
 
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 import random
 
 from sinch_helpers_machinery import api_facts
+from sinch_helpers_machinery.sandbox_controls import NEW_PLAN_NAME
 from sinch_helpers_machinery.sandbox_controls import phones_key as printed
 from xms_sandbox import lifecycle, substitution, validation
+from xms_sandbox.models.plans import NEW_PLAN_NAME as MADE
 from xms_sandbox.tokens import phones_key as accepted
 from xms_sandbox.tokens import token_hash
 
@@ -54,3 +56,7 @@ def test_the_phones_key_the_helpers_print_is_the_one_the_sandbox_accepts():
     """Written twice on purpose (the helpers never import the sandbox): they must agree."""
     for token in ("t", "0123456789abcdef0123456789abcdef", "jupyterhub-token-éü"):
         assert printed(token) == accepted(token_hash(token))
+
+
+def test_the_plan_names_the_helpers_allow_are_the_ones_a_shared_sandbox_makes():
+    assert NEW_PLAN_NAME.pattern == MADE.pattern

@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 import pytest
+import requests
 
 import sinch_helpers as sh
 import xms_sandbox
@@ -96,6 +97,30 @@ def test_connect_to_a_shared_sandbox(monkeypatch, capsys):
         client.send_batch(["+447700900001"], "hi", "Co")
         assert shared.backend.batches.count("learner-7") == 1
         assert sh.connect().send_batch(["+447700900002"], "again", "Co")  # same token again
+
+
+def test_a_plan_name_a_shared_sandbox_cannot_make_is_explained(monkeypatch, capsys):
+    with xms_sandbox.start(open_plans=True) as shared:
+        monkeypatch.setenv("SINCH_SANDBOX_URL", shared.xms_url)
+        monkeypatch.setenv("SINCH_SANDBOX_PLAN", "Ada Lovelace")
+        with pytest.raises(sh.CredentialsError, match="SINCH_SANDBOX_PLAN is 'Ada Lovelace'") as e:
+            sh.connect()
+        assert "SINCH_SANDBOX_PLAN=Ada-Lovelace" in e.value.hint
+        monkeypatch.setenv("SINCH_SANDBOX_PLAN", "zoë")
+        client = sh.connect()
+        assert "?plan_id=zo%C3%AB&key=" in capsys.readouterr().out  # one link, every character
+        client.send_batch(["+447700900001"], "hi", "Co")
+        assert shared.backend.batches.count("zoë") == 1
+        # The sandbox says the same to a client that asks it directly.
+        refused = requests.post(
+            f"{shared.xms_url}/v1/a%20b/batches",
+            json={"from": "Co", "to": ["447700900001"], "body": "hi"},
+            headers={"Authorization": "Bearer t"},
+            timeout=5,
+        )
+        assert refused.status_code == 401
+        assert "A new plan needs a name of 1 to 64 letters" in refused.json()["text"]
+        assert shared.backend.plans.find("a b") is None
 
 
 @pytest.fixture

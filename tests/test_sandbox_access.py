@@ -207,3 +207,11 @@ def test_an_empty_wall_says_so():
     with xms_sandbox.start(instructor_token=INSTRUCTOR) as empty:
         page = requests.get(f"{empty.url}/sandbox/phones", params={"key": INSTRUCTOR}, timeout=5)
     assert "No phones yet" in page.text
+
+
+def test_a_plan_is_made_only_with_a_name_a_url_carries(sandbox, instructor):
+    url = f"{sandbox.url}/sandbox/plans"
+    bad = instructor.post(url, json={"id": "a b", "token": "t0123456789"}, timeout=5)
+    assert bad.status_code == 400
+    assert "e.g. 'a-b'" in bad.json()["text"]
+    assert sandbox.backend.plans.find("a b") is None

@@ -13,9 +13,10 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 
 from . import parsing, responses, validation
 from .access import Caller, caller, require_instructor, require_plan, require_someone, unauthorized
-from .errors import constraint
+from .errors import ApiError, constraint
 from .faults import FaultBox
 from .models import XmsBackend
+from .models.plans import new_plan_name_problem
 from .models.records import Plan
 from .msisdn import normalize_sender
 
@@ -87,8 +88,11 @@ def create_plan() -> tuple[Response, int]:
     if not isinstance(plan_id, str) or not plan_id or not isinstance(token, str) or not token:
         raise constraint("id", "and 'token' are required strings")
     # A new plan is what --open does on first use anyway; taking over an existing one is not.
-    if backend().plans.find(plan_id) is not None or not backend().config.open_plans:
+    exists = backend().plans.find(plan_id) is not None
+    if exists or not backend().config.open_plans:
         require_instructor(f"Setting the token of plan {plan_id!r}")
+    if not exists and (problem := new_plan_name_problem(plan_id)) is not None:
+        raise ApiError(400, "syntax_constraint_violation", f"Parameter 'id': {problem}")
     return jsonify(_plan_json(backend().plans.add(plan_id, token, **_settings(body)))), 201
 
 

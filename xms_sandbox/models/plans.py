@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from typing import Any
 
@@ -11,6 +12,32 @@ from ..storage import Storage, dumps
 from ..tokens import token_hash, token_matches
 from .config import SandboxConfig
 from .records import Plan
+
+#: The names a plan may be made with by its first use (``--open``) or ``POST /sandbox/plans``:
+#: what one URL path segment carries as it is (Sinch's own plan IDs are hex). Invented by the
+#: sandbox; plans named on the command line or by JupyterHub are taken as they are.
+NEW_PLAN_NAME = re.compile(r"[\w.@+-]{1,64}")
+
+
+def new_plan_name_problem(plan_id: str) -> str | None:
+    """Why no plan can be made with this name, or None.
+
+    >>> new_plan_name_problem("ada-lovelace"), new_plan_name_problem("zoë")
+    (None, None)
+    >>> new_plan_name_problem("Ada Lovelace")[:40]
+    'A new plan needs a name of 1 to 64 lette'
+    """
+    if NEW_PLAN_NAME.fullmatch(plan_id) and plan_id.strip("."):
+        return None
+    return (
+        "A new plan needs a name of 1 to 64 letters, digits and - _ . @ + (no spaces or "
+        f"slashes, not only dots), e.g. {suggested_plan_name(plan_id)!r}."
+    )
+
+
+def suggested_plan_name(plan_id: str) -> str:
+    """``plan_id`` made into a name a plan can have (``"Ada Lovelace"`` → ``"Ada-Lovelace"``)."""
+    return re.sub(r"[^\w.@+-]+", "-", plan_id).strip("-.")[:64] or "my-plan"
 
 
 def _plan(row: sqlite3.Row) -> Plan:
@@ -74,6 +101,11 @@ class PlanStore:
         """
         plan = self.find(plan_id)
         if plan is None and self.config.open_plans and token:
+            problem = new_plan_name_problem(plan_id)
+            if problem is not None:
+                raise ApiError(
+                    401, INVENTED_CODES[401], f"There is no service plan {plan_id!r}. {problem}"
+                )
             plan = self.add(plan_id, token)
         if token is None:
             raise ApiError(
