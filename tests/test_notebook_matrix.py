@@ -4,8 +4,9 @@ every kernel gets an explicit environment: all ``SINCH_*`` variables removed, th
 
 - **shared**: a workshop's sandbox (``python -m xms_sandbox --open --db FILE``, a separate
   process) and two learners working at the same time, each running every notebook in order
-  twice. Each learner's plan must hold only their own batches, and the second run must tell the
-  same story as the first.
+  twice (the second learner starting at notebook 07, as if it were their first). Each
+  learner's plan must hold only their own batches, and the second run must tell the same story
+  as the first.
 - **live**: live mode against a sandbox without its controls (``controls=False``: the helpers
   cannot tell it from the real API), with test numbers and a sender, with neither, and with
   numbers but no sender; every notebook twice. The token must never show, and the live server
@@ -211,12 +212,20 @@ def execute_then_crash(
 
 
 def run_every_notebook(
-    world: str, learner: str, home: Path, env: dict[str, str], runs: int = RUNS
+    world: str,
+    learner: str,
+    home: Path,
+    env: dict[str, str],
+    runs: int = RUNS,
+    first: str | None = None,
 ) -> list[Execution]:
-    """Every notebook in order, ``runs`` times over, each in a fresh kernel."""
+    """Every notebook in order (from ``first`` on, then round to it), ``runs`` times over, each
+    in a fresh kernel."""
+    start = NOTEBOOK_NAMES.index(first) if first else 0
+    order = NOTEBOOK_NAMES[start:] + NOTEBOOK_NAMES[:start]
     executions = []
     for run in range(1, runs + 1):
-        for name in NOTEBOOK_NAMES:
+        for name in order:
             path = home / "notebooks" / name
             executions.append(execute(path, env, Execution(world, learner, run, path)))
     return executions
@@ -361,6 +370,9 @@ def run_shared_world(root: Path) -> World:
                         # Each learner's own home keeps their random token, as on a hub.
                         XDG_STATE_HOME=str(homes[learner] / "state"),
                     ),
+                    # The second learner starts with the bulk notebook: any notebook may be a
+                    # learner's first in the room, before their plan exists.
+                    first=BULK_NOTEBOOK if learner == LEARNERS[1] else None,
                 )
                 for learner in LEARNERS
             }

@@ -215,3 +215,33 @@ def test_a_plan_is_made_only_with_a_name_a_url_carries(sandbox, instructor):
     assert bad.status_code == 400
     assert "e.g. 'a-b'" in bad.json()["text"]
     assert sandbox.backend.plans.find("a b") is None
+
+
+def test_on_an_open_sandbox_a_control_may_be_a_plans_first_use():
+    """Notebook 07 clears its plan's faults before it sends anything: on a room sandbox that
+    may be the learner's first request, and it makes the plan as a send would."""
+    with xms_sandbox.start(open_plans=True) as room:
+        first = requests.delete(
+            f"{room.url}/sandbox/faults",
+            params={"plan_id": "newcomer"},
+            headers={"Authorization": "Bearer newcomer-token-0123"},
+            timeout=5,
+        )
+        assert first.status_code == 200
+        plan = room.backend.plans.find("newcomer")
+        assert plan is not None
+        other = requests.get(
+            f"{room.url}/sandbox/handsets",
+            params={"plan_id": "newcomer"},
+            headers={"Authorization": "Bearer someone-else-4567"},
+            timeout=5,
+        )
+        assert other.status_code == 401  # the first use took it, as on the API
+        odd = requests.delete(
+            f"{room.url}/sandbox/faults",
+            params={"plan_id": "a b"},
+            headers={"Authorization": "Bearer t0123456789"},
+            timeout=5,
+        )
+        assert odd.status_code == 401
+        assert room.backend.plans.find("a b") is None

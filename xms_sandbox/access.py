@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from flask import current_app, request
 
 from .errors import ApiError
-from .hub import hub_caller
+from .hub import hub_caller, serving_a_hub
 from .models import XmsBackend
+from .models.plans import new_plan_name_problem
 from .models.records import Plan
 from .tokens import phones_key, token_matches
 
@@ -92,9 +93,18 @@ def _sandbox_caller(phones_page: bool) -> Caller:
     if token is None:
         return Caller()
     if named is not None:
-        plan = plans.find(named)
+        plan = plans.find(named) or _made_on_first_use(named, token)
         return Caller(plan=plan) if plan and token_matches(token, plan.token) else Caller()
     return Caller(plan=plans.find_by_token(token))
+
+
+def _made_on_first_use(plan_id: str, token: str) -> Plan | None:
+    """With ``--open`` a plan is made by its first use, and that may be a control: a notebook
+    that clears its plan's faults before it sends anything (07) must not be refused."""
+    plans = _backend().plans
+    if not plans.config.open_plans or serving_a_hub() or new_plan_name_problem(plan_id):
+        return None
+    return plans.authenticate(plan_id, token)
 
 
 # ---------------------------------------------------------------- JupyterHub tokens

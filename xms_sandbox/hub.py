@@ -241,6 +241,12 @@ def _configured() -> HubTokens | None:
     return found
 
 
+def serving_a_hub() -> bool:
+    """Whether this request came to the sandbox as a Hub service (its users' plans are then
+    made from their Hub tokens, by :func:`plan_of`)."""
+    return _configured() is not None
+
+
 def _plans() -> PlanStore:
     plans: PlanStore = current_app.extensions["xms_backend"].plans
     return plans
