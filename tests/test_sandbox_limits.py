@@ -341,6 +341,17 @@ def test_control_characters_cannot_forge_log_lines(caplog):
     assert "x\\n2030-01-01 GET /xms/v1/admin 200\\r\\x1b[31m\\x85" in line
 
 
+def test_a_refused_request_is_timed_too(caplog):
+    """The clock starts before the plan's authentication, so a 401 shows how long it took."""
+    with (
+        xms_sandbox.start(plans={PLAN: TOKEN}, log_requests=True) as logged,
+        caplog.at_level(logging.INFO, logger="xms_sandbox"),
+    ):
+        requests.get(f"{logged.url}/xms/v1/{PLAN}/batches", timeout=5)
+    line = next(r.getMessage() for r in caplog.records if r.name == "xms_sandbox")
+    assert re.search(r" 401 \d+\.\dms$", line), line
+
+
 # The standalone server: idle connections, huge bodies, Ctrl-C
 
 

@@ -118,7 +118,7 @@ class PlanStore:
                 401,
                 INVENTED_CODES[401],
                 f"The API token is not valid for service plan '{plan_id}'. A token only works "
-                "with its own service plan, in the region where that plan lives.",
+                "with its own service plan.",
             )
         return plan
 
