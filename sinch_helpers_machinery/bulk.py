@@ -242,7 +242,10 @@ class UnfinishedSends:
                 sends = self._read()
                 edit(sends)
                 fresh = self.path.with_suffix(".tmp")
-                fresh.write_text(json.dumps(sends), encoding="utf-8")
+                # Readable by this user only, like the tokens beside it: it names their plans.
+                handle = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(handle, "w", encoding="utf-8") as file:
+                    file.write(json.dumps(sends))
                 os.replace(fresh, self.path)
         except OSError:
             pass  # a read-only home: the journal alone still protects the send

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import stat
 
 import pandas as pd
 import pytest
@@ -12,6 +13,7 @@ import sinch_helpers as sh
 import xms_sandbox
 from sinch_helpers_machinery.bulk import BulkPlan, Journal
 from sinch_helpers_machinery.progress import PROGRESS_AFTER
+from sinch_helpers_machinery.settings import state_dir
 
 NUMBERS = [f"+4477009{i:05d}" for i in range(2500)]
 
@@ -287,6 +289,8 @@ def test_a_lost_journal_of_an_unfinished_send_resumes_it(client, plan, tmp_path,
         sh.send_bulk(client, NUMBERS, "Hi", "Co", journal=journal, progress=False)
     plan.control("DELETE", "/faults", params={"plan_id": plan.plan_id})
     journal.unlink()
+    unfinished = state_dir() / "unfinished-bulk-sends.json"
+    assert stat.S_IMODE(unfinished.stat().st_mode) == 0o600  # it names the user's plans
     result = sh.send_bulk(client, NUMBERS, "Hi", "Co", journal=journal, progress=False)
     assert "never finished" in capsys.readouterr().out
     assert result["state"].tolist() == ["already sent", "sent", "sent"]
