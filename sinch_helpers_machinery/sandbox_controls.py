@@ -115,12 +115,16 @@ def check_plan_name(plan: str, setting: str) -> None:
     """
     if NEW_PLAN_NAME.fullmatch(plan) and plan.strip("."):
         return
-    better = re.sub(r"[^\w.@+-]+", "-", plan).strip("-.")[:64] or "my-plan"
     raise CredentialsError(
         f"{setting} is {plan!r}, which cannot name a plan on a shared sandbox.",
         hint=f"Use 1 to 64 letters, digits and - _ . @ + (no spaces or slashes), e.g. "
-        f"{setting}={better}, then restart the kernel.",
+        f"{setting}={suggested_plan_name(plan)}, then restart the kernel.",
     )
+
+
+def suggested_plan_name(plan: str) -> str:
+    """``plan`` made into a name a plan can have (``"Ada Lovelace"`` → ``"Ada-Lovelace"``)."""
+    return re.sub(r"[^\w.@+-]+", "-", plan).strip("-.")[:64] or "my-plan"
 
 
 def shared_sandbox_plan(settings: Mapping[str, str], origin: str) -> tuple[str, str]:

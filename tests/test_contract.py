@@ -9,10 +9,11 @@ from __future__ import annotations
 import random
 
 from sinch_helpers_machinery import api_facts
-from sinch_helpers_machinery.sandbox_controls import NEW_PLAN_NAME
+from sinch_helpers_machinery.sandbox_controls import NEW_PLAN_NAME, suggested_plan_name
 from sinch_helpers_machinery.sandbox_controls import phones_key as printed
 from xms_sandbox import lifecycle, substitution, validation
 from xms_sandbox.models.plans import NEW_PLAN_NAME as MADE
+from xms_sandbox.models.plans import suggested_plan_name as suggested
 from xms_sandbox.tokens import phones_key as accepted
 from xms_sandbox.tokens import token_hash
 
@@ -60,3 +61,6 @@ def test_the_phones_key_the_helpers_print_is_the_one_the_sandbox_accepts():
 
 def test_the_plan_names_the_helpers_allow_are_the_ones_a_shared_sandbox_makes():
     assert NEW_PLAN_NAME.pattern == MADE.pattern
+    for name in ("Ada Lovelace", "a/b", "..", "zoë  x", "%2e%2e", "x" * 70):
+        assert suggested_plan_name(name) == suggested(name)
+        assert MADE.fullmatch(suggested(name))

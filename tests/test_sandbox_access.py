@@ -221,27 +221,21 @@ def test_on_an_open_sandbox_a_control_may_be_a_plans_first_use():
     """Notebook 07 clears its plan's faults before it sends anything: on a room sandbox that
     may be the learner's first request, and it makes the plan as a send would."""
     with xms_sandbox.start(open_plans=True) as room:
-        first = requests.delete(
-            f"{room.url}/sandbox/faults",
-            params={"plan_id": "newcomer"},
-            headers={"Authorization": "Bearer newcomer-token-0123"},
-            timeout=5,
-        )
+
+        def control(method: str, path: str, plan_id: str, token: str) -> requests.Response:
+            headers = {"Authorization": f"Bearer {token}"}
+            url = f"{room.url}/sandbox{path}"
+            return requests.request(
+                method, url, params={"plan_id": plan_id}, headers=headers, timeout=5
+            )
+
+        first = control("DELETE", "/faults", "newcomer", "newcomer-token-0123")
         assert first.status_code == 200
         plan = room.backend.plans.find("newcomer")
         assert plan is not None
-        other = requests.get(
-            f"{room.url}/sandbox/handsets",
-            params={"plan_id": "newcomer"},
-            headers={"Authorization": "Bearer someone-else-4567"},
-            timeout=5,
-        )
+        other = control("GET", "/handsets", "newcomer", "someone-else-4567")
         assert other.status_code == 401  # the first use took it, as on the API
-        odd = requests.delete(
-            f"{room.url}/sandbox/faults",
-            params={"plan_id": "a b"},
-            headers={"Authorization": "Bearer t0123456789"},
-            timeout=5,
-        )
+        odd = control("DELETE", "/faults", "a b", "t0123456789")
         assert odd.status_code == 401
+        assert "e.g. 'a-b'" in odd.json()["text"]  # and says which name would do
         assert room.backend.plans.find("a b") is None

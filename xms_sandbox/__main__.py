@@ -384,9 +384,9 @@ MOST_WORKERS = 4
 def default_workers(db: str) -> int:
     """Worker processes when ``--workers`` is not given: one per core this process may use (at
     most MOST_WORKERS) on Linux with a database file, since one process is held to one core by
-    Python's interpreter lock (bench/room.py, 100 learners on 2 cores: p99 about 150-240 ms
-    with 2 workers, 190-310 ms with one). Elsewhere one: Windows cannot fork, and macOS does
-    not share one port's connections out evenly among processes.
+    Python's interpreter lock (bench/room.py; the figures are in docs/workshop.md). Elsewhere
+    one: Windows cannot fork, and macOS does not share one port's connections out evenly among
+    processes.
 
     >>> default_workers(":memory:")
     1

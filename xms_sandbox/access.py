@@ -21,7 +21,6 @@ from flask import current_app, request
 from .errors import ApiError
 from .hub import hub_caller, serving_a_hub
 from .models import XmsBackend
-from .models.plans import new_plan_name_problem
 from .models.records import Plan
 from .tokens import phones_key, token_matches
 
@@ -100,9 +99,11 @@ def _sandbox_caller(phones_page: bool) -> Caller:
 
 def _made_on_first_use(plan_id: str, token: str) -> Plan | None:
     """With ``--open`` a plan is made by its first use, and that may be a control: a notebook
-    that clears its plan's faults before it sends anything (07) must not be refused."""
+    that clears its plan's faults before it sends anything (07) must not be refused. Made as
+    the API makes it (a name it cannot have is a 401 that says why); a Hub service makes its
+    users' plans from their Hub tokens instead."""
     plans = _backend().plans
-    if not plans.config.open_plans or serving_a_hub() or new_plan_name_problem(plan_id):
+    if not plans.config.open_plans or serving_a_hub():
         return None
     return plans.authenticate(plan_id, token)
 

@@ -120,20 +120,20 @@ class InboundStore:
         """The ``most`` phones of ``plan_id`` (of every plan, when None) written to or from
         last (by their newest batch or reply), and how many phones it has in all.
 
-        Worked out by SQLite alone, so that a wall of a whole room (tens of thousands of
-        phones) costs a grouped read rather than a screen each.
+        Worked out by SQLite alone, and only ``most`` rows come back (each with the count), so
+        that a wall of a whole room (tens of thousands of phones) costs one grouped read.
         """
-        where, params = self._scope("b.plan_id", plan_id, "", None)
-        where_inbound, more = self._scope("plan_id", plan_id, "", None)
+        where, params = self._scope("b.plan_id", plan_id)
+        where_inbound, more = self._scope("plan_id", plan_id)
         rows = self.storage.query(
-            "SELECT number, MAX(at) FROM ("
+            "SELECT number, MAX(at), COUNT(*) OVER () FROM ("
             f"SELECT r.msisdn AS number, b.created_at AS at FROM batches b "
             f"JOIN recipients r ON r.batch_id = b.id{where} UNION ALL "
             f"SELECT from_number, received_at FROM inbounds{where_inbound}"
-            ") GROUP BY number ORDER BY 2 DESC, 1",
-            [*params, *more],
+            ") GROUP BY number ORDER BY 2 DESC, 1 LIMIT ?",
+            [*params, *more, most],
         )
-        return [row[0] for row in rows[:most]], len(rows)
+        return [row[0] for row in rows], rows[0][2] if rows else 0
 
     def phone_screens(
         self, plan_id: str | None, numbers: Collection[str] | None = None
@@ -183,7 +183,10 @@ class InboundStore:
 
     @staticmethod
     def _scope(
-        plan_column: str, plan_id: str | None, number_column: str, numbers: list[str] | None
+        plan_column: str,
+        plan_id: str | None,
+        number_column: str = "",
+        numbers: list[str] | None = None,
     ) -> tuple[str, list[Any]]:
         """A WHERE clause (or nothing) for one plan's rows and some numbers'."""
         conditions, params = [], list[Any]()
@@ -194,10 +197,6 @@ class InboundStore:
             conditions.append(f"{number_column} IN ({', '.join('?' * len(numbers))})")
             params.extend(numbers)
         return (" WHERE " + " AND ".join(conditions) if conditions else ""), params
-
-    def handset_messages(self, msisdn: str, plan_id: str | None = None) -> list[HandsetMessage]:
-        """One phone's screen: :meth:`phone_screens` for a single number."""
-        return self.phone_screens(plan_id, [msisdn]).get(msisdn, [])
 
     def reply_from_handset(
         self, msisdn: str, body: str, to: str | None = None, plan_id: str | None = None
